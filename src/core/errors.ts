@@ -1,0 +1,105 @@
+/**
+ * The one error catalogue. Every error that crosses the wire has a stable UPPER_SNAKE name and
+ * string parameters, exactly as XenAPI reports errors (`{code: 1, message: NAME, data: params}` on
+ * JSON-RPC) and a Kea result code plus text on the Kea control channel. Libraries add their names
+ * here rather than inventing codes of their own, so clients see one vocabulary.
+ */
+
+/** Kea's control-channel result codes. */
+export const RESULT = {
+  SUCCESS: 0,
+  ERROR: 1,
+  UNSUPPORTED: 2,
+  EMPTY: 3,
+  CONFLICT: 4,
+} as const;
+export type ResultCode = (typeof RESULT)[keyof typeof RESULT];
+
+interface CatalogueEntry {
+  readonly result: ResultCode;
+  /** Human text from the parameters; the Kea channel shows it, JSON-RPC puts the params in `data`. */
+  readonly text: (params: readonly string[]) => string;
+}
+
+const plain = (summary: string): CatalogueEntry => ({
+  result: RESULT.ERROR,
+  text: (p) => (p.length > 0 ? `${summary}: ${p.join(', ')}` : summary),
+});
+
+export const ERROR_CATALOGUE = {
+  // core
+  COMMAND_UNSUPPORTED: { result: RESULT.UNSUPPORTED, text: (p) => `'${p[0] ?? ''}' command not supported` },
+  INVALID_ARGUMENTS: plain('invalid arguments'),
+  SERVICE_UNSUPPORTED: plain('service not served by this server'),
+  INTERNAL_ERROR: plain('internal error'),
+  CONFIG_INVALID: plain('configuration is invalid'),
+  SUBSCRIPTION_NEEDS_WEBSOCKET: plain('event subscriptions need a WebSocket connection on /ws'),
+  FAULT_INJECTION_DISABLED: plain('fault injection is not enabled in this configuration (testing: fault-injection: true)'),
+  SHUTTING_DOWN: plain('server is shutting down'),
+  // XenAPI (names and meaning from xapi's api_errors)
+  MESSAGE_METHOD_UNKNOWN: { result: RESULT.UNSUPPORTED, text: (p) => `'${p[0] ?? ''}' command not supported` },
+  MESSAGE_PARAMETER_COUNT_MISMATCH: plain('wrong number of parameters'),
+  SESSION_AUTHENTICATION_FAILED: plain('authentication failed'),
+  SESSION_INVALID: plain('session is not valid'),
+  HANDLE_INVALID: plain('no such object'),
+  INVALID_VALUE: plain('invalid value'),
+  HOST_IS_SLAVE: plain('this host is a slave; the pool master is'),
+  HOST_OFFLINE: plain('host is not live'),
+  CANNOT_CONTACT_HOST: plain('cannot contact host'),
+  HOST_NOT_ENOUGH_FREE_MEMORY: plain('host has not enough free memory'),
+  VM_BAD_POWER_STATE: plain('VM is in the wrong power state'),
+  OPERATION_NOT_ALLOWED: plain('operation not allowed'),
+  DESIGNATE_NEW_MASTER_IN_PROGRESS: plain('a master change is already in progress'),
+  HA_ABORT_NEW_MASTER: plain('master change aborted'),
+  HA_IS_ENABLED: plain('HA is enabled'),
+  HA_NOT_ENABLED: plain('HA is not enabled'),
+  HA_ENABLE_IN_PROGRESS: plain('HA enable in progress'),
+  HA_DISABLE_IN_PROGRESS: plain('HA disable in progress'),
+  HA_TOO_FEW_HOSTS: plain('too few hosts for HA'),
+  HA_HOST_CANNOT_SEE_PEERS: plain('host cannot see its peers'),
+  HA_SHOULD_BE_FENCED: plain('host should be fenced'),
+  HA_FAILED_TO_FORM_LIVESET: plain('failed to form liveset'),
+  HA_NO_PLAN: plain('no failover plan'),
+  HA_LOST_STATEFILE: plain('statefile lost'),
+  HA_HEARTBEAT_DAEMON_STARTUP_FAILED: plain('heartbeat daemon failed to start'),
+  HA_OPERATION_WOULD_BREAK_FAILOVER_PLAN: plain('operation would break the failover plan'),
+  UNKNOWN_CLUSTER_STACK: plain('unknown cluster stack'),
+  CLUSTER_STACK_CONSTRAINT: plain('cluster stack constraint'),
+  INCOMPATIBLE_STATEFILE_SR: plain('statefile SR type incompatible with the cluster stack'),
+  INCOMPATIBLE_CLUSTER_STACK_ACTIVE: plain('another cluster stack is active'),
+  SR_HAS_PBD: plain('SR still has PBDs'),
+  PBD_EXISTS: plain('PBD already exists'),
+  // ha library (Kea HA); Kea reports these as result 1 with its own texts
+  HA_ERROR: plain('HA error'),
+  HA_UNKNOWN_SERVER: plain('no HA relationship for server'),
+} satisfies Record<string, CatalogueEntry>;
+
+export type ErrorName = keyof typeof ERROR_CATALOGUE;
+
+/**
+ * A domain error thrown by a command handler (or by dispatch). Carries its catalogue name and
+ * parameters; `text` overrides the catalogue text where a reference system has an exact wording
+ * (Kea's texts are part of its interface).
+ */
+export class CommandError extends Error {
+  readonly result: ResultCode;
+  constructor(
+    readonly errorName: ErrorName,
+    readonly params: readonly string[] = [],
+    text?: string,
+    result?: ResultCode,
+  ) {
+    const entry: CatalogueEntry = ERROR_CATALOGUE[errorName];
+    super(text ?? entry.text(params));
+    this.name = 'CommandError';
+    this.result = result ?? entry.result;
+  }
+}
+
+/** Thrown by configuration loading and validation; carries every problem found, not just the first. */
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(problems.join('\n'));
+    this.name = 'ConfigError';
+  }
+}

@@ -1,0 +1,98 @@
+import type { Clock } from '../clock.ts';
+import type { Logger } from '../logger.ts';
+import type { CommandSpec, CommandContext } from '../commands/command.ts';
+import type { Answer } from '../commands/answer.ts';
+import type { StoreFactory } from '../../store/store.ts';
+
+export const HOOKS_API_VERSION = 1;
+
+/**
+ * Named points in the server's flow where callouts run, in library order then registration order.
+ * Libraries may declare their own points (e.g. `ha_state_transition`).
+ */
+export type CalloutStatus = 'continue' | 'skip' | 'drop';
+
+/**
+ * A callout gets a mutable argument bag. On `command_received` it may rewrite `arguments`, or set
+ * `response` and return 'skip' to answer without the handler, or return 'drop' to refuse the command.
+ * On `command_processed` it may replace `response`.
+ */
+export type Callout = (args: Record<string, unknown>) => CalloutStatus | void | Promise<CalloutStatus | void>;
+
+/** A member of a cluster described by one configuration file. */
+export interface ClusterMember {
+  readonly name: string;
+  readonly url: string;
+}
+
+/** How to reach another liveset server: its name (for fault injection and logs), URL and credentials. */
+export interface PeerAddress {
+  readonly name: string;
+  readonly url: string;
+  readonly auth?: { readonly user: string; readonly password: string };
+}
+
+/** Thrown by `callPeer` when the peer could not be reached or did not answer within the timeout. */
+export class PeerUnreachableError extends Error {
+  constructor(readonly peer: string, readonly reason: string) {
+    super(`peer ${peer} unreachable: ${reason}`);
+    this.name = 'PeerUnreachableError';
+  }
+}
+
+/** Test-only switches, present only when the configuration enables them. */
+export interface FaultInjection {
+  /** True when traffic between this server and `peer` is cut in the given direction. */
+  isCut(peer: string, direction: 'in' | 'out'): boolean;
+}
+
+export interface LibraryHandle {
+  /** The library's parameters, already valid against its `parametersSchema`. */
+  readonly parameters: unknown;
+  /** This server's name within the cluster (`--server` or the configuration's this-server-name). */
+  readonly serverName: string;
+  /** The URL this server listens on. */
+  readonly selfUrl: string;
+  /** Directory of the configuration file, for resolving relative paths in parameters. */
+  readonly configDir: string;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** Snapshot + redo-log stores under this server's data directory. */
+  readonly stores: StoreFactory;
+  /** Present only with `testing: { fault-injection: true }`. */
+  readonly faults?: FaultInjection;
+  /**
+   * Sends one command to another liveset server over its Kea control channel (`POST /`) and returns
+   * its first answer. Rejects with PeerUnreachableError on connection failure, timeout, a non-200
+   * reply, or when fault injection cuts traffic to that peer. Identifies this server to the peer
+   * (header `X-Liveset-Server`) so the peer's own fault injection can drop it.
+   */
+  callPeer(peer: PeerAddress, command: string, args: Record<string, unknown> | undefined, timeoutMs: number): Promise<Answer>;
+  registerCommand(spec: CommandSpec): void;
+  registerCallout(point: string, fn: Callout): void;
+  /** Adds a section to `status-get`'s arguments under `key`. */
+  registerStatus(key: string, fn: () => unknown): void;
+  /** Runs the callouts registered at `point` (by any library) with `args`. */
+  runCallouts(point: string, args: Record<string, unknown>): Promise<CalloutStatus>;
+  /** Pushes an event to WebSocket subscribers of `event`. */
+  publish(event: string, data: unknown): void;
+  /** Dispatches a command inside this server, through validation and callouts. */
+  dispatch(command: string, args: Record<string, unknown>, ctx?: Partial<CommandContext>): Promise<Answer>;
+}
+
+export interface HookLibrary {
+  readonly name: string;
+  readonly apiVersion: number;
+  /** JSON Schema of `hooks-libraries[].parameters`; the manager validates before load(). */
+  readonly parametersSchema: Record<string, unknown>;
+  /**
+   * The servers this library's parameters describe (for `--server`, `liveset up` and the listen
+   * address) and the name this file says is "this" server, if any. Pure; called before load().
+   */
+  members?(parameters: unknown): { members: readonly ClusterMember[]; thisServer?: string };
+  /** Cross-field checks beyond the schema (Kea's config parser); returns problems, empty if fine. */
+  check?(parameters: unknown, serverName: string): readonly string[];
+  load(handle: LibraryHandle): void | Promise<void>;
+  /** Stops timers and services. Must be idempotent. */
+  unload(): void | Promise<void>;
+}
