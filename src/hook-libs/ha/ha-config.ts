@@ -1,0 +1,60 @@
+import type { HaState, PauseRule } from './machine/ha-state.ts';
+
+/** Kea's HA modes, spelled as in the configuration. */
+export type HaMode = 'load-balancing' | 'hot-standby' | 'passive-backup';
+/** Kea's peer roles. */
+export type PeerRole = 'primary' | 'secondary' | 'standby' | 'backup';
+
+/** One entry of `peers[]`, parsed. */
+export interface PeerConfig {
+  readonly name: string;
+  readonly url: string;
+  readonly role: PeerRole;
+  readonly autoFailover: boolean;
+  readonly basicAuth?: { readonly user: string; readonly password: string };
+}
+
+/** keepalived-style notify scripts: run with the new state on every transition. */
+export interface NotifyConfig {
+  /** Executable run on every transition as `script <new-state> <old-state> <server-name>`. */
+  readonly script: string;
+  /** A script still running after this long is killed (SIGKILL) and logged. */
+  readonly timeoutMs: number;
+}
+
+/**
+ * One HA relationship, parsed and checked (Kea's HAConfig). Wire names are mapped to camelCase only
+ * here and in the parser.
+ */
+export interface HaConfig {
+  readonly thisServerName: string;
+  readonly mode: HaMode;
+  /** Ordered as Kea orders them for the query filter: primary, secondary/standby, then backups. */
+  readonly peers: readonly PeerConfig[];
+  readonly heartbeatDelay: number;
+  readonly maxResponseDelay: number;
+  readonly maxAckDelay: number;
+  readonly maxUnackedClients: number;
+  readonly maxRejectedLeaseUpdates: number;
+  readonly delayedUpdatesLimit: number;
+  readonly sendLeaseUpdates: boolean;
+  readonly syncLeases: boolean;
+  readonly syncTimeout: number;
+  readonly syncPageLimit: number;
+  readonly waitBackupAck: boolean;
+  /** Pause rule per state; states not listed are `never`. */
+  readonly pauseRules: Readonly<Partial<Record<HaState, PauseRule>>>;
+  readonly notify?: NotifyConfig;
+}
+
+/** This server's own peer entry. */
+export function thisPeer(config: HaConfig): PeerConfig {
+  const me = config.peers.find((p) => p.name === config.thisServerName);
+  if (me === undefined) throw new Error(`no peer configuration specified for the '${config.thisServerName}'`);
+  return me;
+}
+
+/** Kea's failover peer: the first other peer whose role is not backup (none for a backup server's view in passive-backup). */
+export function failoverPeer(config: HaConfig): PeerConfig | undefined {
+  return config.peers.find((p) => p.name !== config.thisServerName && p.role !== 'backup');
+}
