@@ -69,6 +69,7 @@ export const ERROR_CATALOGUE = {
   INCOMPATIBLE_CLUSTER_STACK_ACTIVE: plain('another cluster stack is active'),
   SR_HAS_PBD: plain('SR still has PBDs'),
   PBD_EXISTS: plain('PBD already exists'),
+  EVENTS_LOST: plain('events were lost; re-read the objects and start again'),
   // ha library (Kea HA); Kea reports these as result 1 with its own texts
   HA_ERROR: plain('HA error'),
   HA_UNKNOWN_SERVER: plain('no HA relationship for server'),
