@@ -12,6 +12,8 @@ export const RESULT = {
   UNSUPPORTED: 2,
   EMPTY: 3,
   CONFLICT: 4,
+  /** Kea HA's HA_CONTROL_RESULT_MAINTENANCE_NOT_ALLOWED (ha-maintenance-notify refused). */
+  HA_MAINTENANCE_NOT_ALLOWED: 1001,
 } as const;
 export type ResultCode = (typeof RESULT)[keyof typeof RESULT];
 
@@ -73,6 +75,7 @@ export const ERROR_CATALOGUE = {
   // ha library (Kea HA); Kea reports these as result 1 with its own texts
   HA_ERROR: plain('HA error'),
   HA_UNKNOWN_SERVER: plain('no HA relationship for server'),
+  HA_MAINTENANCE_NOT_ALLOWED: { result: RESULT.HA_MAINTENANCE_NOT_ALLOWED, text: (p) => `Unable to transition the server from the ${p[0] ?? ''} to in-maintenance state.` },
 } satisfies Record<string, CatalogueEntry>;
 
 export type ErrorName = keyof typeof ERROR_CATALOGUE;
