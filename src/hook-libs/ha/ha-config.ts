@@ -16,7 +16,7 @@ export interface PeerConfig {
 
 /** keepalived-style notify scripts: run with the new state on every transition. */
 export interface NotifyConfig {
-  /** Executable run on every transition as `script <new-state> <old-state> <server-name>`. */
+  /** Executable run on every transition as `script <new-state> <old-state> <server-name> <partner-state> <scopes> <paused>`. */
   readonly script: string;
   /** A script still running after this long is killed (SIGKILL) and logged. */
   readonly timeoutMs: number;

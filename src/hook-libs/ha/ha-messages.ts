@@ -1,0 +1,28 @@
+/**
+ * The ha library's log message ids (Kea's ha_messages.mes, in our words). Every log line the
+ * library writes carries one of these as `msgId`.
+ */
+export const HA_MESSAGES = {
+  HA_STATE_TRANSITION: 'the server moved from one HA state to another (old, new, partner state, scopes, paused)',
+  HA_STATE_MACHINE_PAUSED: 'the state machine entered a state whose pause rule applies; ha-continue resumes it',
+  HA_STATE_MACHINE_CONTINUED: 'ha-continue cleared the pause; the next heartbeat runs the machine again',
+  HA_STATE_MACHINE_LOOP: 'a single run made implausibly many transitions and was stopped (a bug)',
+  HA_COMMUNICATION_INTERRUPTED: 'no successful heartbeat for longer than max-response-delay',
+  HA_HEARTBEAT_FAILED: 'one heartbeat to the partner failed (debug)',
+  HA_HIGH_CLOCK_SKEW: "the partner's clock differs by more than 30 s; logged at most once a minute",
+  HA_HIGH_CLOCK_SKEW_CAUSED_TERMINATION: "the partner's clock differs by more than 60 s; the server terminates HA",
+  HA_TERMINATED: 'the server is in the terminated state; fix the cause and restart both servers',
+  HA_TERMINATED_RESTART_PARTNER: 'the partner is terminated; this server waits up to 10 minutes for it to be restarted',
+  HA_MAINTENANCE_STARTED: 'the partner went in-maintenance; this server serves all scopes',
+  HA_MAINTENANCE_SHUTDOWN_SAFE: 'this server is in-maintenance and may be shut down',
+  HA_SYNC_START: 'the syncing state (or ha-sync) started a synchronisation with the partner',
+  HA_SYNC_SUCCESSFUL: 'the synchronisation completed',
+  HA_SYNC_FAILED: 'the synchronisation failed or timed out; syncing retries after the next heartbeat',
+  HA_NOTIFY_SCRIPT_FAILED: 'a notify script exited non-zero, could not start, or was killed after its timeout',
+  HA_NOTIFY_SCRIPT_DONE: 'a notify script finished (debug)',
+  HA_CALLOUT_FAILED: 'a callout at ha_state_transition or ha_sync threw',
+  HA_SERVICE_STARTED: 'the HA service started in waiting',
+  HA_SERVICE_STOPPED: 'the HA service stopped (library unloaded)',
+} as const;
+
+export type HaMessageId = keyof typeof HA_MESSAGES;

@@ -1,0 +1,210 @@
+import type { Timer } from '../../core/clock.ts';
+import type { LibraryHandle, PeerAddress } from '../../core/hooks/hook-library.ts';
+import type { HaConfig, PeerConfig } from './ha-config.ts';
+import { failoverPeer } from './ha-config.ts';
+import { startModel, step } from './machine/ha-machine.ts';
+import type { HaInput } from './machine/ha-input.ts';
+import type { HaModel } from './machine/ha-model.ts';
+import { nextWakeAt } from './machine/ha-model.ts';
+import type { HaOutput } from './machine/ha-output.ts';
+import { runNotifyScript } from './notify-script.ts';
+import { sendHeartbeat } from './partner/heartbeat-client.ts';
+
+/** Kea's origin id of a partner-requested disable, sent with ha-sync-complete-notify. */
+const REMOTE_ORIGIN_ID = 2000;
+/** Kea's peer request timeout; heartbeats use less when max-response-delay is shorter. */
+const PEER_TIMEOUT_MS = 10_000;
+
+export interface SyncOutcome {
+  readonly ok: boolean;
+  readonly reason?: string;
+  readonly partnerUnavailable?: boolean;
+}
+
+export const peerAddress = (p: PeerConfig): PeerAddress => ({ name: p.name, url: p.url, ...(p.basicAuth ? { auth: p.basicAuth } : {}) });
+
+/**
+ * The imperative shell around the pure machine: owns the model, arms one timer at the machine's
+ * next deadline, performs outputs (heartbeats, syncs, logs, transition events) and feeds their
+ * results back as inputs. Time comes only from handle.clock.
+ */
+export class HaService {
+  private model: HaModel | undefined;
+  private timer: Timer | undefined;
+  private stopped = false;
+  private callouts: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly handle: LibraryHandle,
+    readonly cfg: HaConfig,
+  ) {}
+
+  /** The current model (after start()). */
+  get current(): HaModel {
+    if (this.model === undefined) throw new Error('HA service not started');
+    return this.model;
+  }
+
+  now(): number {
+    return this.handle.clock.monotonicMs();
+  }
+
+  wallMs(): number {
+    return this.handle.clock.wallMs();
+  }
+
+  start(): void {
+    const r = startModel(this.cfg, this.now());
+    this.model = r.model;
+    this.handle.logger.info({ msgId: 'HA_SERVICE_STARTED', server: this.cfg.thisServerName, mode: this.cfg.mode }, 'HA service started');
+    this.perform(r.outputs);
+    this.rearm();
+  }
+
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.timer?.cancel();
+    this.timer = undefined;
+    this.handle.logger.info({ msgId: 'HA_SERVICE_STOPPED' }, 'HA service stopped');
+  }
+
+  /** Feeds one input to the machine and performs what it asks for. */
+  apply(input: HaInput): HaModel {
+    if (this.stopped || this.model === undefined) return this.current;
+    const r = step(this.model, input, this.cfg);
+    this.model = r.model;
+    this.perform(r.outputs);
+    this.rearm();
+    return r.model;
+  }
+
+  private rearm(): void {
+    this.timer?.cancel();
+    this.timer = undefined;
+    if (this.stopped || this.model === undefined) return;
+    const at = nextWakeAt(this.model);
+    if (at === null) return;
+    this.timer = this.handle.clock.setTimer(Math.max(0, at - this.now()), () => {
+      this.timer = undefined;
+      this.apply({ type: 'tick', at: this.now() });
+    });
+  }
+
+  private perform(outputs: readonly HaOutput[]): void {
+    for (const o of outputs) {
+      switch (o.type) {
+        case 'transitioned':
+          this.transitioned(o);
+          break;
+        case 'send-heartbeat':
+          void this.heartbeat(o.to);
+          break;
+        case 'start-sync':
+          void this.syncing(o.attempt, o.from, o.timeoutMs, o.maxPeriod);
+          break;
+        case 'log':
+          this.handle.logger[o.level]({ msgId: o.msgId, server: this.cfg.thisServerName, ...o.fields }, o.text);
+          break;
+      }
+    }
+  }
+
+  private transitioned(o: Extract<HaOutput, { type: 'transitioned' }>): void {
+    const partner = o.partnerState ?? '';
+    this.handle.logger.info(
+      { msgId: 'HA_STATE_TRANSITION', server: this.cfg.thisServerName, from: o.from, to: o.to, partnerState: partner, scopes: o.scopes, paused: o.paused },
+      `${this.cfg.thisServerName}: server transitions from ${o.from ?? 'start'} to ${o.to} state, partner state is ${partner || 'unknown'}`,
+    );
+    const event = {
+      'server-name': this.cfg.thisServerName,
+      'old-state': o.from,
+      'new-state': o.to,
+      'partner-state': o.partnerState,
+      scopes: o.scopes,
+      paused: o.paused,
+      time: new Date(this.wallMs()).toISOString(),
+    };
+    this.handle.publish('ha-state-transition', event);
+    // Callouts see transitions in order, one at a time, without holding up the machine.
+    this.callouts = this.callouts.then(async () => {
+      try {
+        await this.handle.runCallouts('ha_state_transition', { ...event });
+      } catch (err) {
+        this.handle.logger.error({ msgId: 'HA_CALLOUT_FAILED', point: 'ha_state_transition', err }, 'ha_state_transition callout failed');
+      }
+    });
+    if (this.cfg.notify !== undefined) {
+      runNotifyScript(this.cfg.notify, this.handle.configDir, this.handle.logger, {
+        to: o.to,
+        from: o.from ?? '',
+        server: this.cfg.thisServerName,
+        partner,
+        scopes: o.scopes,
+        paused: o.paused,
+      });
+    }
+  }
+
+  private async heartbeat(to: string): Promise<void> {
+    const peer = this.cfg.peers.find((p) => p.name === to);
+    if (peer === undefined) return;
+    const timeout = Math.min(PEER_TIMEOUT_MS, Math.max(1000, this.cfg.maxResponseDelay));
+    const r = await sendHeartbeat(this.handle, peerAddress(peer), this.cfg.thisServerName, timeout);
+    if (this.stopped) return;
+    if (r.ok) {
+      const { ok: _ok, ...answer } = r;
+      this.apply({ type: 'heartbeat-answered', at: this.now(), wallMs: this.wallMs(), ...answer });
+    } else {
+      this.handle.logger.debug({ msgId: 'HA_HEARTBEAT_FAILED', partner: to, reason: r.reason }, `heartbeat to ${to} failed: ${r.reason}`);
+      this.apply({ type: 'heartbeat-failed', at: this.now(), reason: r.reason });
+    }
+  }
+
+  private async syncing(attempt: number, from: string, timeoutMs: number, maxPeriod: number): Promise<void> {
+    const outcome = await this.synchronize(from, timeoutMs, maxPeriod);
+    if (this.stopped) return;
+    this.apply({ type: 'sync-finished', at: this.now(), attempt, ...outcome });
+  }
+
+  /**
+   * A synchronisation with `from`: runs the `ha_sync` callouts (user libraries bring their own
+   * data over; none means nothing to sync), bounded by `timeoutMs`, then tells the partner with
+   * ha-sync-complete-notify, as Kea does after fetching leases.
+   */
+  async synchronize(from: string, timeoutMs: number, maxPeriod: number): Promise<SyncOutcome> {
+    const peer = this.cfg.peers.find((p) => p.name === from) ?? failoverPeer(this.cfg);
+    if (peer === undefined) return { ok: false, reason: `no configuration specified for server ${from}` };
+    this.handle.logger.info({ msgId: 'HA_SYNC_START', partner: peer.name }, `synchronising with ${peer.name}`);
+    const args: Record<string, unknown> = { 'server-name': peer.name, 'partner-url': peer.url, 'max-period': maxPeriod, 'timeout-ms': timeoutMs };
+    let timer: Timer | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timer = this.handle.clock.setTimer(timeoutMs, () => resolve('timeout'));
+    });
+    try {
+      const status = await Promise.race([this.handle.runCallouts('ha_sync', args), timedOut]);
+      if (status === 'timeout') return { ok: false, reason: `synchronisation did not finish within ${timeoutMs} ms` };
+      if (status === 'drop' || typeof args['error'] === 'string') {
+        return { ok: false, reason: typeof args['error'] === 'string' ? args['error'] : 'an ha_sync callout refused the synchronisation' };
+      }
+    } catch (err) {
+      this.handle.logger.error({ msgId: 'HA_CALLOUT_FAILED', point: 'ha_sync', err }, 'ha_sync callout failed');
+      return { ok: false, reason: err instanceof Error ? err.message : String(err) };
+    } finally {
+      timer?.cancel();
+    }
+    try {
+      const answer = await this.handle.callPeer(
+        peerAddress(peer),
+        'ha-sync-complete-notify',
+        { 'server-name': this.cfg.thisServerName, 'origin-id': REMOTE_ORIGIN_ID },
+        Math.min(PEER_TIMEOUT_MS, Math.max(1000, timeoutMs)),
+      );
+      // 2 = an old partner without the command: Kea falls back and carries on.
+      if (answer.result !== 0 && answer.result !== 2) return { ok: false, reason: answer.text ?? `result ${answer.result}` };
+    } catch (err) {
+      return { ok: false, reason: err instanceof Error ? err.message : String(err), partnerUnavailable: true };
+    }
+    return { ok: true };
+  }
+}

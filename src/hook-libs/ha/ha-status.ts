@@ -1,0 +1,56 @@
+import type { HaConfig } from './ha-config.ts';
+import { failoverPeer, thisPeer } from './ha-config.ts';
+import type { HaModel } from './machine/ha-model.ts';
+import { clockSkewSeconds, inTouch, isCommunicationInterrupted } from './partner/communication-state.ts';
+
+const pad = (n: number): string => String(n).padStart(2, '0');
+
+/** Kea's status-get time format: `%Y-%m-%d %H:%M:%S`, UTC. */
+export function statusTime(wallMs: number): string {
+  const d = new Date(wallMs);
+  return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`;
+}
+
+/** Kea's heartbeat `date-time`: RFC 1123, e.g. `Thu, 07 Nov 2019 08:49:37 GMT`. */
+export const rfc1123 = (wallMs: number): string => new Date(wallMs).toUTCString();
+
+/**
+ * One relationship's entry of status-get's `high-availability` list, in Kea's shape, plus `paused`
+ * and `paused-state` in `local` (an extension: Kea does not report the pause).
+ * Client-analysis counters are always 0: liveset sees no client traffic.
+ */
+export function haStatusEntry(cfg: HaConfig, model: HaModel, at: number): Record<string, unknown> {
+  const me = thisPeer(cfg);
+  const c = model.partner;
+  const local = {
+    role: me.role,
+    scopes: model.scopes,
+    'server-name': me.name,
+    state: model.state,
+    'system-time': c.localWallMs === null ? null : statusTime(c.localWallMs),
+    paused: model.pause.paused,
+    'paused-state': model.pause.paused ? model.state : null,
+  };
+  const partner = failoverPeer(cfg);
+  const servers: Record<string, unknown> = { local };
+  if (cfg.mode !== 'passive-backup' && me.role !== 'backup' && partner !== undefined) {
+    const interrupted = isCommunicationInterrupted(c, at, cfg.maxResponseDelay);
+    const touch = inTouch(c);
+    servers['remote'] = {
+      age: touch ? Math.floor((at - c.lastPokeAt) / 1000) : 0,
+      'analyzed-packets': 0,
+      'clock-skew': clockSkewSeconds(c),
+      'communication-interrupted': interrupted,
+      'connecting-clients': 0,
+      'in-touch': touch,
+      'last-scopes': c.partnerScopes,
+      'last-state': c.partnerState ?? '',
+      role: partner.role,
+      'server-name': partner.name,
+      'system-time': c.partnerWallMs === null ? null : statusTime(c.partnerWallMs),
+      'unacked-clients': 0,
+      'unacked-clients-left': interrupted ? cfg.maxUnackedClients + 1 : 0,
+    };
+  }
+  return { 'ha-mode': cfg.mode, 'ha-servers': servers };
+}
