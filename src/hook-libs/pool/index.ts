@@ -1,0 +1,47 @@
+import { HOOKS_API_VERSION, type HookLibrary, type LibraryHandle } from '../../core/hooks/hook-library.ts';
+import schema from '../../../schemas/libraries/pool.schema.json' with { type: 'json' };
+import { withErrorDetail } from './commands/guard.ts';
+import { hostCommands, localStatus } from './commands/host-commands.ts';
+import { poolCommands } from './commands/pool-commands.ts';
+import { recordCommands } from './commands/record-commands.ts';
+import { sessionCommands } from './commands/session-commands.ts';
+import { vmCommands } from './commands/vm-commands.ts';
+import { checkPoolConfig, parsePoolConfig, poolMembers } from './pool-config.ts';
+import { PoolService } from './pool-service.ts';
+
+let service: PoolService | undefined;
+
+/**
+ * The `pool` hook library: a pool of hosts with one master, the xapi way (see docs/pool.md).
+ * Thin entry: parameters → PoolService (the shell) → command handlers over the pure model.
+ */
+export const library: HookLibrary = {
+  name: 'pool',
+  apiVersion: HOOKS_API_VERSION,
+  parametersSchema: schema as Record<string, unknown>,
+  members: poolMembers,
+  check: checkPoolConfig,
+  async load(handle: LibraryHandle) {
+    const svc = new PoolService(parsePoolConfig(handle.parameters), handle);
+    const names: string[] = [];
+    const commands = [
+      ...sessionCommands(svc, () => names),
+      ...recordCommands(svc),
+      ...hostCommands(svc),
+      ...poolCommands(svc),
+      ...vmCommands(svc),
+    ];
+    for (const c of commands) {
+      handle.registerCommand({ name: c.name, handler: withErrorDetail(c.handler) });
+      names.push(c.name);
+    }
+    handle.registerStatus('pool', () => localStatus(svc));
+    service = svc;
+    await svc.start();
+  },
+  async unload() {
+    const svc = service;
+    service = undefined;
+    await svc?.stop();
+  },
+};

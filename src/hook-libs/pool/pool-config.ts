@@ -1,0 +1,93 @@
+import type { ClusterMember } from '../../core/hooks/hook-library.ts';
+
+/** One host of the pool, as configured. */
+export interface PoolHost {
+  readonly name: string;
+  readonly url: string;
+  /** host.address: what HOST_IS_SLAVE reports and what the two-phase commit names. */
+  readonly address: string;
+  readonly memory: number;
+}
+
+/** The pool library's parameters after schema validation, with defaults filled in. */
+export interface PoolConfig {
+  readonly name: string;
+  readonly thisHost?: string;
+  readonly master: string;
+  readonly hosts: readonly PoolHost[];
+  readonly credentials: readonly { readonly user: string; readonly password: string }[];
+  readonly peerAuth?: { readonly user: string; readonly password: string };
+  readonly heartbeatIntervalMs: number;
+  readonly assumedDeadMs: number;
+  readonly forwardTimeoutMs: number;
+  readonly proposalTimeoutMs: number;
+  readonly databaseSyncMs: number;
+  readonly srTypes: Readonly<Record<string, readonly string[]>>;
+}
+
+const GiB = 1024 * 1024 * 1024;
+
+interface RawHost { name: string; url: string; address?: string; memory?: number }
+interface RawParams {
+  name: string;
+  'this-host'?: string;
+  master: string;
+  hosts: RawHost[];
+  credentials: { user: string; password: string }[];
+  'peer-auth'?: { user: string; password: string };
+  'heartbeat-interval'?: number;
+  'assumed-dead-interval'?: number;
+  'forward-timeout'?: number;
+  'proposal-timeout'?: number;
+  'database-sync-interval'?: number;
+  'sr-types'?: Record<string, string[]>;
+}
+
+/** Default address: host:port of the URL, so hosts on one machine stay distinct. */
+function defaultAddress(url: string): string {
+  const u = new URL(url);
+  return u.port === '' ? u.hostname : `${u.hostname}:${u.port}`;
+}
+
+/** Turns schema-valid parameters into a PoolConfig (xapi's defaults where a key is absent). */
+export function parsePoolConfig(parameters: unknown): PoolConfig {
+  const p = parameters as RawParams;
+  return {
+    name: p.name,
+    ...(p['this-host'] !== undefined ? { thisHost: p['this-host'] } : {}),
+    master: p.master,
+    hosts: p.hosts.map((h) => ({ name: h.name, url: h.url, address: h.address ?? defaultAddress(h.url), memory: h.memory ?? 8 * GiB })),
+    credentials: p.credentials,
+    ...(p['peer-auth'] !== undefined ? { peerAuth: p['peer-auth'] } : {}),
+    heartbeatIntervalMs: p['heartbeat-interval'] ?? 30_000,
+    assumedDeadMs: p['assumed-dead-interval'] ?? 600_000,
+    forwardTimeoutMs: p['forward-timeout'] ?? 10_000,
+    proposalTimeoutMs: p['proposal-timeout'] ?? 600_000,
+    databaseSyncMs: p['database-sync-interval'] ?? 300_000,
+    srTypes: p['sr-types'] ?? { gfs2: ['corosync'] },
+  };
+}
+
+/** The servers this file describes, for `--server`, `liveset up` and the listen address. */
+export function poolMembers(parameters: unknown): { members: ClusterMember[]; thisServer?: string } {
+  const c = parsePoolConfig(parameters);
+  return { members: c.hosts.map((h) => ({ name: h.name, url: h.url })), ...(c.thisHost !== undefined ? { thisServer: c.thisHost } : {}) };
+}
+
+/** Cross-field checks the schema cannot express; each problem names the key. */
+export function checkPoolConfig(parameters: unknown, serverName: string): string[] {
+  const c = parsePoolConfig(parameters);
+  const problems: string[] = [];
+  const names = c.hosts.map((h) => h.name);
+  const dup = (xs: string[]) => xs.filter((x, i) => xs.indexOf(x) !== i);
+  for (const n of new Set(dup(names))) problems.push(`hosts: host name '${n}' appears more than once`);
+  for (const a of new Set(dup(c.hosts.map((h) => h.address)))) problems.push(`hosts: address '${a}' is used by more than one host; set hosts[].address`);
+  for (const u of new Set(dup(c.hosts.map((h) => h.url)))) problems.push(`hosts: url '${u}' is used by more than one host`);
+  if (!names.includes(c.master)) problems.push(`master: '${c.master}' is not one of the hosts (${names.join(', ')})`);
+  if (c.thisHost !== undefined && !names.includes(c.thisHost)) problems.push(`this-host: '${c.thisHost}' is not one of the hosts`);
+  if (serverName !== '' && !names.includes(serverName)) problems.push(`this server '${serverName}' is not one of the pool's hosts (${names.join(', ')})`);
+  if (c.assumedDeadMs <= c.heartbeatIntervalMs) {
+    problems.push(`assumed-dead-interval: ${c.assumedDeadMs} ms must be longer than heartbeat-interval (${c.heartbeatIntervalMs} ms)`);
+  }
+  return problems;
+}

@@ -1,0 +1,279 @@
+import { randomUUID } from 'node:crypto';
+import type { Timer } from '../../core/clock.ts';
+import { CommandError } from '../../core/errors.ts';
+import { PeerUnreachableError, type LibraryHandle, type PeerAddress } from '../../core/hooks/hook-library.ts';
+import type { Store } from '../../store/store.ts';
+import { answerError } from './commands/guard.ts';
+import { applyRecord, asDatabase, commit, emptyDatabase, hostByAddress, isDbRedoRecord, isLive } from './model/database.ts';
+import { appendEvents, emptyEvents, eventsFor, type EventBuffer } from './model/events.ts';
+import { emptyLiveness, type LivenessTable } from './model/liveness.ts';
+import {
+  actingRole, activeProposal, initialLocalState, isLocalRecord, masterAddressOf, replayLocal, type ActingRole, type LocalState, type LocalStep,
+} from './model/local-state.ts';
+import { bootstrap, hostRefOf, setMaster } from './model/operations.ts';
+import type { Database, DbChange, Ref } from './model/records.ts';
+import type { PoolConfig, PoolHost } from './pool-config.ts';
+import { SessionTable } from './sessions.ts';
+import { PoolTimers } from './pool-timers.ts';
+import { executeLocal, resumeCoordination } from './master-change-runner.ts';
+
+const EVENT_CAPACITY = 10_000;
+/** Redo records after which the database store is compacted into a snapshot. */
+const SNAPSHOT_EVERY = 2_000;
+
+/**
+ * The pool's imperative shell on one host: owns the pure model's state (pool database, local
+ * role/promise, liveness table, event buffer), the two stores, and the timers. Every change goes
+ * through `transact` / `changeLocal`, which run one at a time and append to the redo log before
+ * the new state becomes visible, so nothing acknowledged is lost on kill -9.
+ */
+export class PoolService {
+  readonly me: PoolHost;
+  readonly myRef: Ref;
+  readonly sessions = new SessionTable(() => randomUUID());
+  local: LocalState;
+  db: Database = emptyDatabase();
+  events: EventBuffer = emptyEvents(0, EVENT_CAPACITY);
+  liveness: LivenessTable = emptyLiveness();
+  /** Set while this host forwards or runs a designate_new_master. */
+  designating = false;
+  readonly faultPoints = new Map<string, number>();
+  faultWaiting: string | undefined;
+  private localStore: Store | undefined;
+  private dbStore: Store | undefined;
+  private dbRecords = 0;
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly waiters = new Set<() => void>();
+  private readonly sleepers = new Set<Timer>();
+  readonly timers: PoolTimers;
+  stopped = false;
+
+  constructor(readonly cfg: PoolConfig, readonly handle: LibraryHandle) {
+    const me = cfg.hosts.find((h) => h.name === handle.serverName);
+    if (!me) throw new Error(`this server '${handle.serverName}' is not a host of pool '${cfg.name}'`);
+    this.me = me;
+    this.myRef = hostRefOf(cfg.name, me.name);
+    const master = cfg.hosts.find((h) => h.name === cfg.master) as PoolHost;
+    this.local = initialLocalState(me.name === cfg.master, master.address);
+    this.timers = new PoolTimers(this);
+  }
+
+  get log() {
+    return this.handle.logger;
+  }
+
+  wallMs(): number {
+    return this.handle.clock.wallMs();
+  }
+
+  /** Recovers both stores, then starts acting in the recovered role. */
+  async start(): Promise<void> {
+    this.localStore = await this.handle.stores.open('pool-local');
+    const snap = this.localStore.snapshot as LocalState | undefined;
+    this.local = replayLocal(snap && typeof snap === 'object' && 'role' in snap ? snap : this.local, this.localStore.records.filter(isLocalRecord));
+    this.dbStore = await this.handle.stores.open('pool-db');
+    let db = asDatabase(this.dbStore.snapshot) ?? emptyDatabase();
+    for (const r of this.dbStore.records) if (isDbRedoRecord(r)) db = applyRecord(db, r);
+    this.db = db;
+    this.dbRecords = this.dbStore.records.length;
+    this.events = emptyEvents(db.generation, EVENT_CAPACITY);
+    this.log.info({ msgId: 'POOL_STARTED', host: this.me.name, role: this.local.role, generation: db.generation }, `pool host ${this.me.name} recovered at generation ${db.generation}`);
+    await this.onRoleChanged();
+    resumeCoordination(this);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.timers.stopAll();
+    for (const s of this.sleepers) s.cancel();
+    this.sleepers.clear();
+    this.wake();
+    await this.queue.catch(() => undefined);
+    await this.timers.sendShutdownHeartbeat();
+    await this.localStore?.close();
+    await this.dbStore?.close();
+  }
+
+  acting(): ActingRole {
+    return actingRole(this.local, this.me.address, this.wallMs(), this.cfg.proposalTimeoutMs);
+  }
+
+  masterAddress(): string {
+    return masterAddressOf(this.local, this.me.address);
+  }
+
+  proposal() {
+    return activeProposal(this.local, this.wallMs(), this.cfg.proposalTimeoutMs);
+  }
+
+  hostByAddress(address: string): PoolHost | undefined {
+    return this.cfg.hosts.find((h) => h.address === address);
+  }
+
+  refOfAddress(address: string): Ref {
+    const h = this.hostByAddress(address);
+    return h ? hostRefOf(this.cfg.name, h.name) : address;
+  }
+
+  peerOf(host: PoolHost): PeerAddress {
+    return { name: host.name, url: host.url, ...(this.cfg.peerAuth ? { auth: this.cfg.peerAuth } : {}) };
+  }
+
+  /**
+   * Master-only calls: a slave answers HOST_IS_SLAVE [master address] so XenAPI clients redirect;
+   * an old master that has promised another host answers reads but refuses writes until the
+   * change commits or its promise expires.
+   */
+  requireMaster(write: boolean): void {
+    const role = this.acting();
+    if (role === 'slave') throw new CommandError('HOST_IS_SLAVE', [this.masterAddress()]);
+    if (role === 'transitioning' && write) throw new CommandError('DESIGNATE_NEW_MASTER_IN_PROGRESS', []);
+  }
+
+  private serialize<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * Runs one database transaction: `fn` computes the changes from the current database (or throws
+   * a CommandError and nothing changes); they are appended to the redo log, then applied.
+   */
+  transact(fn: (db: Database) => DbChange[]): Promise<Database> {
+    return this.serialize(async () => {
+      const changes = fn(this.db);
+      if (changes.length === 0) return this.db;
+      return this.commitNow(changes);
+    });
+  }
+
+  /** An event-only transaction (event.inject): a new generation even without field changes. */
+  touch(changes: DbChange[]): Promise<Database> {
+    return this.serialize(() => this.commitNow(changes));
+  }
+
+  private async commitNow(changes: DbChange[]): Promise<Database> {
+    const store = this.requireStore(this.dbStore);
+    const { db, redo } = commit(this.db, changes);
+    await store.append(redo);
+    this.db = db;
+    this.events = appendEvents(this.events, eventsFor(db, changes, db.generation, this.wallMs()));
+    this.wake();
+    if (++this.dbRecords >= SNAPSHOT_EVERY) {
+      await store.writeSnapshot(db);
+      this.dbRecords = 0;
+    }
+    return db;
+  }
+
+  /** Replaces the whole database with a copy from the master (durably, as a snapshot). */
+  replaceDatabase(db: Database): Promise<void> {
+    return this.serialize(async () => {
+      await this.requireStore(this.dbStore).writeSnapshot(db);
+      this.db = db;
+      this.dbRecords = 0;
+      this.events = emptyEvents(db.generation, EVENT_CAPACITY);
+      this.wake();
+    });
+  }
+
+  /** Changes this host's local state; its records are appended before the new state is used. */
+  changeLocal(fn: (s: LocalState) => LocalStep): Promise<LocalState> {
+    return this.serialize(async () => {
+      const step = fn(this.local);
+      const store = this.requireStore(this.localStore);
+      for (const r of step.records) await store.append(r);
+      this.local = step.state;
+      return this.local;
+    });
+  }
+
+  private requireStore(s: Store | undefined): Store {
+    if (!s || this.stopped) throw new CommandError('SHUTTING_DOWN', []);
+    return s;
+  }
+
+  /** Starts or stops the master's and the slave's duties after the role changed (or at start). */
+  async onRoleChanged(): Promise<void> {
+    if (this.stopped) return;
+    if (this.local.role.kind === 'master') {
+      if (this.db.generation === 0) {
+        const specs = this.cfg.hosts.map((h) => ({ name: h.name, address: h.address, memoryTotal: h.memory }));
+        await this.transact(() => bootstrap(this.cfg.name, specs, this.me.name, this.wallMs()));
+      }
+      await this.transact((db) => setMaster(db, this.myRef, this.wallMs()));
+      this.liveness = emptyLiveness();
+      this.timers.becomeMaster();
+    } else {
+      this.sessions.clear();
+      this.timers.becomeSlave();
+    }
+    this.wake();
+    this.log.info({ msgId: 'POOL_ROLE', host: this.me.name, role: this.local.role }, `pool host ${this.me.name} is ${this.local.role.kind === 'master' ? 'master' : `a slave of ${this.masterAddress()}`}`);
+  }
+
+  /** Calls a pool host over its control channel; its XenAPI error is rethrown as a CommandError. */
+  async callHost(host: PoolHost, command: string, args: Record<string, unknown>, timeoutMs: number): Promise<unknown> {
+    const answer = await this.handle.callPeer(this.peerOf(host), command, args, timeoutMs);
+    const err = answerError(answer);
+    if (err) throw err;
+    return answer.arguments ?? '';
+  }
+
+  /**
+   * Runs the host-side part of a call on `hostRef`: locally for this host; else HOST_OFFLINE if
+   * the master knows it is not live, CANNOT_CONTACT_HOST if it cannot be reached within the bound.
+   */
+  async forward(hostRef: Ref, args: Record<string, unknown>, timeoutMs = this.cfg.forwardTimeoutMs): Promise<unknown> {
+    if (hostRef === this.myRef) return executeLocal(this, args);
+    const rec = this.db.tables.host[hostRef];
+    const host = rec ? this.hostByAddress(rec.address) : undefined;
+    if (!rec || !host) throw new CommandError('HANDLE_INVALID', ['host', hostRef]);
+    if (!isLive(this.db, hostRef)) throw new CommandError('HOST_OFFLINE', [hostRef]);
+    try {
+      return await this.callHost(host, 'host.local_execute', args, timeoutMs);
+    } catch (err) {
+      if (err instanceof PeerUnreachableError) {
+        this.log.warn({ msgId: 'POOL_CANNOT_CONTACT_HOST', host: host.name, reason: err.reason }, `cannot contact host ${host.name}: ${err.reason}`);
+        throw new CommandError('CANNOT_CONTACT_HOST', [hostRef]);
+      }
+      throw err;
+    }
+  }
+
+  hostRefByAddress(address: string): Ref | undefined {
+    return hostByAddress(this.db, address)?.[0];
+  }
+
+  /** Resolves on the next database change or role change, or after `ms`. */
+  waitForChange(ms: number): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        timer.cancel();
+        this.sleepers.delete(timer);
+        this.waiters.delete(done);
+        resolve();
+      };
+      const timer = this.handle.clock.setTimer(ms, done);
+      this.sleepers.add(timer);
+      this.waiters.add(done);
+    });
+  }
+
+  private wake(): void {
+    for (const w of [...this.waiters]) w();
+  }
+
+  /** Test-only pause point (testing: fault-injection): waits the configured delay once, so a test can kill here. */
+  async faultPoint(point: string): Promise<void> {
+    const delay = this.handle.faults ? this.faultPoints.get(point) : undefined;
+    if (delay === undefined) return;
+    this.faultPoints.delete(point);
+    this.faultWaiting = point;
+    this.log.warn({ msgId: 'POOL_FAULT_POINT', point, delay }, `pausing ${delay} ms at fault point ${point}`);
+    await new Promise<void>((resolve) => this.handle.clock.setTimer(delay, resolve));
+    this.faultWaiting = undefined;
+  }
+}
