@@ -123,6 +123,7 @@ export class HaService {
       'partner-state': o.partnerState,
       scopes: o.scopes,
       paused: o.paused,
+      'since-last-heartbeat-ms': Math.round(o.sinceHeartbeatMs),
       time: new Date(this.wallMs()).toISOString(),
     };
     this.handle.publish('ha-state-transition', event);

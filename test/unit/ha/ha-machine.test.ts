@@ -263,3 +263,11 @@ test('sequence: a server alone goes to partner-down after max-response-delay', (
   sim.advance(7_000);
   assert.equal(sim.state('server1'), 'partner-down');
 });
+
+test('the transition output says how long the partner has been silent', () => {
+  const m = step(modelIn('load-balancing'), answered(1000, 'load-balancing'), config()).model;
+  const r = step(m, failed(6_100), config());
+  const t = r.outputs.find((o) => o.type === 'transitioned');
+  assert.ok(t !== undefined && t.type === 'transitioned' && t.to === 'partner-down');
+  assert.equal(t.sinceHeartbeatMs, 5_100);
+});

@@ -14,6 +14,8 @@ export type HaOutput =
       readonly partnerState: PartnerState | null;
       readonly scopes: readonly string[];
       readonly paused: boolean;
+      /** How long since the last successful heartbeat (since start if none yet). */
+      readonly sinceHeartbeatMs: number;
     }
   | { readonly type: 'send-heartbeat'; readonly to: string }
   | { readonly type: 'start-sync'; readonly attempt: number; readonly from: string; readonly timeoutMs: number; readonly maxPeriod: number }

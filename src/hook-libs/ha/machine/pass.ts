@@ -98,6 +98,7 @@ export function enter(p: Pass, next: HaState, isStart = false): void {
     partnerState: p.model.partner.partnerState,
     scopes: p.model.scopes,
     paused: pause.paused,
+    sinceHeartbeatMs: p.at - p.model.partner.lastPokeAt,
   });
   if (next === 'terminated') {
     log(p, 'error', 'HA_TERMINATED', 'HA service terminated; fix the problem (e.g. clock skew) and restart both servers');
