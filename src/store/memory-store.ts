@@ -1,0 +1,114 @@
+import { logStoreFactory, StoreError, type LogStoreFactory, type StoreMedium } from './log-store.ts';
+
+/** How a simulated crash treats the log bytes written but not yet synced. */
+export interface CrashOptions {
+  /**
+   * Keep the first half of the first unsynced record, as a disk that wrote part of a page would,
+   * so the next open has a torn tail to cut off. Default: unsynced bytes are simply lost.
+   */
+  readonly tear?: boolean;
+}
+
+/** An in-memory store factory with crash injection, for tests of code that uses a store. */
+export interface MemoryStoreFactory extends LogStoreFactory {
+  /**
+   * Simulates the process (and its page cache) dying: every open store stops working (pending
+   * appends reject), unsynced log bytes are lost (or torn), synced ones and snapshots survive.
+   * Stores may be opened again afterwards and recover like the file implementation.
+   */
+  crash(options?: CrashOptions): void;
+}
+
+/** The simulated disk of one store. */
+interface Disk {
+  snapshot: Buffer | undefined;
+  log: Buffer;
+  synced: number;
+}
+
+/** Lets the event loop run, as a real fsync would, so other appends can join the next batch. */
+const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+class MemoryMedium implements StoreMedium {
+  private dead = false;
+
+  constructor(private readonly disk: Disk) {}
+
+  kill(): void {
+    this.dead = true;
+  }
+
+  private check(): void {
+    if (this.dead) throw new StoreError('simulated crash: the store is gone');
+  }
+
+  async readSnapshot(): Promise<Buffer | undefined> {
+    this.check();
+    return this.disk.snapshot;
+  }
+
+  async readLog(): Promise<Buffer> {
+    this.check();
+    return this.disk.log;
+  }
+
+  async writeLog(bytes: Buffer): Promise<void> {
+    this.check();
+    this.disk.log = Buffer.concat([this.disk.log, bytes]);
+  }
+
+  async syncLog(): Promise<void> {
+    this.check();
+    const upTo = this.disk.log.length;
+    await yieldToLoop();
+    this.check();
+    this.disk.synced = Math.max(this.disk.synced, upTo);
+  }
+
+  async truncateLog(length: number): Promise<void> {
+    this.check();
+    this.disk.log = this.disk.log.subarray(0, length);
+    this.disk.synced = length;
+  }
+
+  async replaceSnapshot(bytes: Buffer): Promise<void> {
+    this.check();
+    await yieldToLoop();
+    this.check();
+    this.disk.snapshot = bytes;
+  }
+
+  async close(): Promise<void> {
+    this.dead = true;
+  }
+}
+
+/** Creates an empty in-memory "disk" of stores. */
+export function memoryStoreFactory(): MemoryStoreFactory {
+  const disks = new Map<string, Disk>();
+  const media = new Set<MemoryMedium>();
+  const factory = logStoreFactory(async (name) => {
+    let disk = disks.get(name);
+    if (disk === undefined) {
+      disk = { snapshot: undefined, log: Buffer.alloc(0), synced: 0 };
+      disks.set(name, disk);
+    }
+    const medium = new MemoryMedium(disk);
+    media.add(medium);
+    return medium;
+  });
+  return {
+    open: (name) => factory.open(name),
+    crash(options = {}) {
+      for (const medium of media) medium.kill();
+      media.clear();
+      factory.forgetOpen();
+      for (const disk of disks.values()) {
+        // Frames end with a newline, so the first one after `synced` ends the first unsynced frame.
+        const end = disk.log.indexOf(0x0a, disk.synced);
+        const kept = options.tear === true && end >= 0 ? Math.floor((end + 1 - disk.synced) / 2) : 0;
+        disk.log = disk.log.subarray(0, disk.synced + kept);
+      }
+    },
+  };
+}
