@@ -11,6 +11,26 @@ import { PoolService } from './pool-service.ts';
 
 let service: PoolService | undefined;
 
+/** Builds the pool service on a handle, registers its calls and starts it (also used by in-process tests). */
+export async function loadPool(handle: LibraryHandle): Promise<PoolService> {
+  const svc = new PoolService(parsePoolConfig(handle.parameters), handle);
+  const names: string[] = [];
+  const commands = [
+    ...sessionCommands(svc, () => names),
+    ...recordCommands(svc),
+    ...hostCommands(svc),
+    ...poolCommands(svc),
+    ...vmCommands(svc),
+  ];
+  for (const c of commands) {
+    handle.registerCommand({ name: c.name, handler: withErrorDetail(c.handler) });
+    names.push(c.name);
+  }
+  handle.registerStatus('pool', () => localStatus(svc));
+  await svc.start();
+  return svc;
+}
+
 /**
  * The `pool` hook library: a pool of hosts with one master, the xapi way (see docs/pool.md).
  * Thin entry: parameters → PoolService (the shell) → command handlers over the pure model.
@@ -22,22 +42,7 @@ export const library: HookLibrary = {
   members: poolMembers,
   check: checkPoolConfig,
   async load(handle: LibraryHandle) {
-    const svc = new PoolService(parsePoolConfig(handle.parameters), handle);
-    const names: string[] = [];
-    const commands = [
-      ...sessionCommands(svc, () => names),
-      ...recordCommands(svc),
-      ...hostCommands(svc),
-      ...poolCommands(svc),
-      ...vmCommands(svc),
-    ];
-    for (const c of commands) {
-      handle.registerCommand({ name: c.name, handler: withErrorDetail(c.handler) });
-      names.push(c.name);
-    }
-    handle.registerStatus('pool', () => localStatus(svc));
-    service = svc;
-    await svc.start();
+    service = await loadPool(handle);
   },
   async unload() {
     const svc = service;

@@ -4,7 +4,7 @@ import { asDatabase } from './model/database.ts';
 import { abortMaster, applyLocal, propose, type LocalStep } from './model/local-state.ts';
 import {
   nextAction, onAbortSent, onCommitFailed, onCommitted, onDatabaseFailed, onDatabaseFetched, onDecided, onProposeFailed, onProposed,
-  recoverCoordinator, retryCommits, startCoordinator, type Coordinator, type Failure,
+  recoverCoordinator, retryCommits, startCoordinator, voidDecision, type Coordinator, type Failure,
 } from './model/master-change.ts';
 import type { PoolService } from './pool-service.ts';
 
@@ -32,10 +32,11 @@ export async function acceptProposal(svc: PoolService, address: string, manual: 
 /** Becomes master by two-phase commit; resolves when committed, rejects with the failure after aborting. */
 export async function runDesignate(svc: PoolService): Promise<void> {
   if (svc.local.coordination) throw new CommandError('DESIGNATE_NEW_MASTER_IN_PROGRESS', []);
-  const { coordinator, record } = startCoordinator(svc.me.address, svc.cfg.hosts.map((h) => h.address));
+  const oldMaster = svc.masterAddress();
+  const { coordinator, record } = startCoordinator(svc.me.address, svc.cfg.hosts.map((h) => h.address), oldMaster, svc.wallMs());
   await svc.changeLocal((s) => ({ state: applyLocal(s, record), records: [record] }));
   svc.log.info({ msgId: 'POOL_MASTER_CHANGE_START', address: svc.me.address }, `proposing ${svc.me.address} as the new master`);
-  await drive(svc, coordinator, svc.masterAddress());
+  await drive(svc, coordinator);
 }
 
 /** After a restart: finish (decided) or abort (undecided) a master change this host coordinated. */
@@ -43,17 +44,25 @@ export function resumeCoordination(svc: PoolService): void {
   const c = svc.local.coordination;
   if (!c) return;
   svc.log.warn({ msgId: 'POOL_MASTER_CHANGE_RECOVER', decided: c.decided }, c.decided ? 'resending commits of a decided master change' : 'aborting an undecided master change');
-  void drive(svc, recoverCoordinator(c), svc.masterAddress()).catch((err) => {
+  void drive(svc, recoverCoordinator(c)).catch((err) => {
     svc.log.warn({ msgId: 'POOL_MASTER_CHANGE_ABORTED', err: String(err) }, 'recovered master change ended without commit');
   });
 }
 
-async function drive(svc: PoolService, start: Coordinator, oldMaster: string): Promise<void> {
+async function drive(svc: PoolService, start: Coordinator): Promise<void> {
   let c = start;
   const me = svc.me.address;
+  const oldMaster = c.oldMaster;
   const timeout = svc.cfg.forwardTimeoutMs;
   for (;;) {
     if (svc.stopped) return;
+    const back = voidDecision(c, svc.wallMs(), svc.cfg.proposalTimeoutMs);
+    if (back) {
+      await svc.changeLocal((s) => ({ state: back.reduce(applyLocal, s), records: back }));
+      svc.log.warn({ msgId: 'POOL_MASTER_CHANGE_VOID', oldMaster }, `the old master ${oldMaster} did not confirm the commit in time; following it again`);
+      await svc.onRoleChanged();
+      throw new CommandError('HA_ABORT_NEW_MASTER', [`the old master ${oldMaster} did not confirm the commit`]);
+    }
     const a = nextAction(c);
     switch (a.type) {
       case 'propose':
@@ -90,7 +99,13 @@ async function drive(svc: PoolService, start: Coordinator, oldMaster: string): P
       case 'commit':
         try {
           await svc.callHost(svc.hostByAddress(a.to)!, 'host.commit_new_master', { address: me }, timeout);
-          c = onCommitted(c, a.to);
+          const done = onCommitted(c, a.to);
+          c = done.coordinator;
+          const record = done.record;
+          if (record) {
+            await svc.changeLocal((s) => ({ state: applyLocal(s, record), records: [record] }));
+            await svc.onRoleChanged();
+          }
         } catch (err) {
           const refused = err instanceof CommandError && err.errorName === 'HA_ABORT_NEW_MASTER';
           c = onCommitFailed(c, a.to, refused);
@@ -116,7 +131,7 @@ async function drive(svc: PoolService, start: Coordinator, oldMaster: string): P
         }
         if (a.unconfirmed.length > 0) {
           const again = retryCommits(c);
-          svc.handle.clock.setTimer(svc.cfg.heartbeatIntervalMs, () => void drive(svc, again, oldMaster).catch(() => undefined));
+          svc.handle.clock.setTimer(svc.cfg.heartbeatIntervalMs, () => void drive(svc, again).catch(() => undefined));
         } else {
           svc.log.info({ msgId: 'POOL_MASTER_CHANGE_COMMITTED', address: me }, 'master change committed on every host');
         }

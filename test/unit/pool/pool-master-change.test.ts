@@ -7,7 +7,7 @@ import {
 } from '../../../src/hook-libs/pool/model/local-state.ts';
 import {
   nextAction, onAbortSent, onCommitFailed, onCommitted, onDatabaseFetched, onDecided, onFinished, onProposeFailed, onProposed,
-  recoverCoordinator, retryCommits, startCoordinator, type Coordinator,
+  recoverCoordinator, retryCommits, startCoordinator, voidDecision, type Coordinator,
 } from '../../../src/hook-libs/pool/model/master-change.ts';
 
 const A = '127.0.0.1:9001';
@@ -129,38 +129,39 @@ function drive(c0: Coordinator, answer: (action: string, to: string) => 'ok' | '
     trace.push(`${a.type} ${a.to}`);
     const r = answer(a.type, a.to);
     if (a.type === 'propose') c = r === 'ok' ? onProposed(c, a.to) : onProposeFailed(c, a.to, { error: 'CANNOT_CONTACT_HOST', params: [a.to] });
-    else if (a.type === 'commit') c = r === 'ok' ? onCommitted(c, a.to) : onCommitFailed(c, a.to, r === 'refuse');
+    else if (a.type === 'commit') c = r === 'ok' ? onCommitted(c, a.to).coordinator : onCommitFailed(c, a.to, r === 'refuse');
     else c = onAbortSent(c, a.to);
   }
   assert.fail('coordinator did not finish');
 }
 
 test('coordinator: propose to every peer then itself, fetch the database, decide, commit to peers', () => {
-  const { coordinator, record } = startCoordinator(B, ALL);
-  assert.deepEqual(record, { kind: 'coordination', coordination: { address: B, peers: [A, C], decided: false } });
+  const { coordinator, record } = startCoordinator(B, ALL, A, T0);
+  assert.deepEqual(record, { kind: 'coordination', coordination: { address: B, peers: [A, C], oldMaster: A, startedWallMs: T0, decided: false, oldMasterCommitted: false } });
   const r = drive(coordinator, () => 'ok');
   assert.deepEqual(r.trace, [`propose ${A}`, `propose ${C}`, `propose ${B}`, 'fetch-database', 'decide', `commit ${A}`, `commit ${C}`, 'finished committed']);
 });
 
 test('coordinator: a refused proposal aborts to every host asked, including the one that failed', () => {
-  const r = drive(startCoordinator(B, ALL).coordinator, (t, to) => (t === 'propose' && to === C ? 'fail' : 'ok'));
+  const r = drive(startCoordinator(B, ALL, A, T0).coordinator, (t, to) => (t === 'propose' && to === C ? 'fail' : 'ok'));
   assert.deepEqual(r.trace, [`propose ${A}`, `propose ${C}`, `abort ${A}`, `abort ${C}`, 'finished aborted']);
   const f = nextAction(r.c);
   assert.equal(f.type === 'finished' && f.outcome === 'aborted' && f.failure?.error, 'CANNOT_CONTACT_HOST');
 });
 
 test('coordinator: the decision records make this host master and end its own promise', () => {
-  let c = startCoordinator(B, ALL).coordinator;
+  let c = startCoordinator(B, ALL, A, T0).coordinator;
   for (const h of [A, C, B]) c = onProposed(c, h);
   c = onDatabaseFetched(c);
   const a = nextAction(c);
   assert.equal(a.type, 'decide');
   const s = (a.type === 'decide' ? a.records : []).reduce(applyLocal, propose(initialLocalState(false, A), B, true, T0, TIMEOUT, ALL).state);
-  assert.deepEqual(s, { role: { kind: 'master' }, coordination: { address: B, peers: [A, C], decided: true } });
+  assert.deepEqual(s, { role: { kind: 'master' }, coordination: { address: B, peers: [A, C], oldMaster: A, startedWallMs: T0, decided: true, oldMasterCommitted: false } });
+  assert.equal(actingRole(s, B, T0 + 1, TIMEOUT), 'transitioning', 'not master until the old master confirms');
 });
 
 test('coordinator: unreachable peers after the decision are resent later; refusals are given up', () => {
-  let r = drive(startCoordinator(B, ALL).coordinator, (t, to) => (t === 'commit' && to === A ? 'fail' : t === 'commit' && to === C ? 'refuse' : 'ok'));
+  let r = drive(startCoordinator(B, ALL, A, T0).coordinator, (t, to) => (t === 'commit' && to === A ? 'fail' : t === 'commit' && to === C ? 'refuse' : 'ok'));
   assert.deepEqual(r.trace.slice(-3), [`commit ${A}`, `commit ${C}`, 'finished committed']);
   const before = nextAction({ ...r.c, phase: 'decided' });
   assert.deepEqual(before.type === 'finished' && before.outcome === 'committed' && before.unconfirmed, [A]);
@@ -170,10 +171,22 @@ test('coordinator: unreachable peers after the decision are resent later; refusa
 });
 
 test('coordinator recovery: an undecided change is aborted everywhere, a decided one resends commits', () => {
-  const undecided = recoverCoordinator({ address: B, peers: [A, C], decided: false });
+  const coord = { address: B, peers: [A, C], oldMaster: A, startedWallMs: T0, oldMasterCommitted: false };
+  const undecided = recoverCoordinator({ ...coord, decided: false });
   assert.deepEqual(drive(undecided, () => 'ok').trace, [`abort ${A}`, `abort ${C}`, `abort ${B}`, 'finished aborted']);
-  const decided = recoverCoordinator({ address: B, peers: [A, C], decided: true });
+  const decided = recoverCoordinator({ ...coord, decided: true });
   assert.deepEqual(drive(decided, () => 'ok').trace, [`commit ${A}`, `commit ${C}`, 'finished committed']);
+  const halfway = recoverCoordinator({ ...coord, decided: true, oldMasterCommitted: true });
+  assert.deepEqual(drive(halfway, () => 'ok').trace, [`commit ${C}`, 'finished committed']);
+});
+
+test('a decision is void if the old master refuses the commit or does not confirm within the proposal timeout', () => {
+  const decided = recoverCoordinator({ address: B, peers: [A, C], oldMaster: A, startedWallMs: T0, decided: true, oldMasterCommitted: false });
+  assert.equal(voidDecision(decided, T0 + 1, TIMEOUT), undefined);
+  const back = voidDecision(decided, T0 + TIMEOUT, TIMEOUT);
+  assert.deepEqual(back?.[0], { kind: 'role', role: { kind: 'slave', master: A } });
+  assert.ok(voidDecision(onCommitFailed(decided, A, true), T0 + 1, TIMEOUT), 'refused by the old master: void at once');
+  assert.equal(voidDecision(onCommitted(decided, A).coordinator, T0 + TIMEOUT, TIMEOUT), undefined, 'confirmed: stands for good');
 });
 
 test('never two masters: at every step of a change at most one host acts as master', () => {
@@ -181,8 +194,8 @@ test('never two masters: at every step of a change at most one host acts as mast
   const hosts: Record<string, LocalState> = { [A]: initialLocalState(true, A), [B]: initialLocalState(false, A), [C]: initialLocalState(false, A) };
   const masters = (now: number) => ALL.filter((h) => actingRole(hosts[h] as LocalState, h, now, TIMEOUT) === 'master');
   let now = T0;
-  let c = startCoordinator(B, ALL).coordinator;
-  hosts[B] = applyLocal(hosts[B] as LocalState, startCoordinator(B, ALL).record);
+  let c = startCoordinator(B, ALL, A, T0).coordinator;
+  hosts[B] = applyLocal(hosts[B] as LocalState, startCoordinator(B, ALL, A, T0).record);
   for (;;) {
     now += 1;
     assert.ok(masters(now).length <= 1, `two masters: ${masters(now).join(', ')}`);
@@ -197,7 +210,9 @@ test('never two masters: at every step of a change at most one host acts as mast
       c = onDecided(c);
     } else if (a.type === 'commit') {
       hosts[a.to] = commitMaster(hosts[a.to] as LocalState, B, a.to, now, TIMEOUT).state;
-      c = onCommitted(c, a.to);
+      const done = onCommitted(c, a.to);
+      c = done.coordinator;
+      if (done.record) hosts[B] = applyLocal(hosts[B] as LocalState, done.record);
     }
   }
   assert.deepEqual(masters(now + 1), [B]);

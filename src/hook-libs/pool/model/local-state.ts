@@ -23,8 +23,14 @@ export interface Coordination {
   readonly address: string;
   /** Addresses of every other host, in the order proposals go out. */
   readonly peers: readonly string[];
+  /** The master when the change started; its promise is what keeps it from acting as master. */
+  readonly oldMaster: string;
+  /** Wall time the change started: every promise it collected is at least this recent. */
+  readonly startedWallMs: number;
   /** The commit point: once true, this host is master and commits are resent until answered. */
   readonly decided: boolean;
+  /** The old master confirmed the commit: from now on it can never act as master again by itself. */
+  readonly oldMasterCommitted: boolean;
 }
 
 export interface LocalState {
@@ -87,12 +93,17 @@ export type ActingRole = 'master' | 'slave' | 'transitioning';
 /**
  * What the host acts as now. A host that has promised another host to make it master is
  * 'transitioning': an old master stops changing the database, so the new master's copy is
- * complete and two hosts never both act as master.
+ * complete. The new master is 'transitioning' too from its decision until the old master has
+ * confirmed the commit, because until then the old master's promise may expire and it may act as
+ * master again. So two hosts never both act as master (given clock skew well below the proposal
+ * timeout, as with xapi's own stale-proposal window).
  */
 export function actingRole(s: LocalState, myAddress: string, wallMs: number, timeoutMs: number): ActingRole {
   const p = activeProposal(s, wallMs, timeoutMs);
-  if (s.role.kind === 'master') return p === undefined || p.address === myAddress ? 'master' : 'transitioning';
-  return 'slave';
+  if (s.role.kind !== 'master') return 'slave';
+  const c = s.coordination;
+  if (c && c.decided && !c.oldMasterCommitted && c.oldMaster !== myAddress) return 'transitioning';
+  return p === undefined || p.address === myAddress ? 'master' : 'transitioning';
 }
 
 /** host.propose_new_master: accept, refresh, or refuse a different pending proposal. */

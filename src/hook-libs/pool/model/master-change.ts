@@ -25,6 +25,9 @@ export interface Failure {
 export interface Coordinator {
   readonly address: string;
   readonly peers: readonly string[];
+  readonly oldMaster: string;
+  readonly startedWallMs: number;
+  readonly oldMasterCommitted: boolean;
   readonly phase: CoordPhase;
   /** Hosts a proposal was sent to (the last one may have failed). */
   readonly asked: readonly string[];
@@ -46,25 +49,48 @@ export type CoordAction =
   | { readonly type: 'finished'; readonly outcome: 'committed'; readonly unconfirmed: readonly string[]; readonly records: readonly LocalRecord[] }
   | { readonly type: 'finished'; readonly outcome: 'aborted'; readonly failure?: Failure; readonly records: readonly LocalRecord[] };
 
-const base = (address: string, peers: readonly string[], phase: CoordPhase): Coordinator => ({
-  address, peers, phase, asked: [], committed: [], unconfirmed: [], refused: [], aborted: [],
+const base = (c: Coordination, phase: CoordPhase): Coordinator => ({
+  address: c.address, peers: c.peers, oldMaster: c.oldMaster, startedWallMs: c.startedWallMs, oldMasterCommitted: c.oldMasterCommitted,
+  phase, asked: [], committed: [], unconfirmed: [], refused: [], aborted: [],
 });
 
-/** Starts a master change; the returned record must be persisted before the first proposal. */
-export function startCoordinator(address: string, peers: readonly string[]): { coordinator: Coordinator; record: LocalRecord } {
-  const others = peers.filter((p) => p !== address);
-  return {
-    coordinator: base(address, others, 'proposing'),
-    record: { kind: 'coordination', coordination: { address, peers: others, decided: false } },
-  };
+/** The durable part of a coordinator. */
+export function coordinationOf(c: Coordinator, decided: boolean): Coordination {
+  return { address: c.address, peers: c.peers, oldMaster: c.oldMaster, startedWallMs: c.startedWallMs, decided, oldMasterCommitted: c.oldMasterCommitted };
+}
+
+/**
+ * Starts a master change; the returned record must be persisted before the first proposal.
+ * Commits go to the old master first, to keep the window in which nobody acts as master short.
+ */
+export function startCoordinator(address: string, hosts: readonly string[], oldMaster: string, wallMs: number): { coordinator: Coordinator; record: LocalRecord } {
+  const others = hosts.filter((p) => p !== address);
+  const peers = others.includes(oldMaster) ? [oldMaster, ...others.filter((p) => p !== oldMaster)] : others;
+  const coordination: Coordination = { address, peers, oldMaster, startedWallMs: wallMs, decided: false, oldMasterCommitted: false };
+  return { coordinator: base(coordination, 'proposing'), record: { kind: 'coordination', coordination } };
 }
 
 /** Rebuilds the coordinator after a restart from what was persisted. */
 export function recoverCoordinator(c: Coordination): Coordinator {
-  if (c.decided) return base(c.address, c.peers, 'decided');
+  if (c.decided) return { ...base(c, 'decided'), committed: c.oldMasterCommitted ? [c.oldMaster] : [] };
   // Which proposals were delivered is unknown, so ask everyone to forget them; abort is harmless
   // to a host that never promised (it only drops a promise to this address).
-  return { ...base(c.address, c.peers, 'aborting'), asked: [...c.peers, c.address] };
+  return { ...base(c, 'aborting'), asked: [...c.peers, c.address] };
+}
+
+/**
+ * A decision is void when the old master refused the commit (its promise had expired) or has not
+ * confirmed it within the proposal timeout: the old master may be acting as master again, so this
+ * host must go back to following it. Returns the records that step back, or undefined.
+ */
+export function voidDecision(c: Coordinator, wallMs: number, timeoutMs: number): LocalRecord[] | undefined {
+  if (c.phase !== 'decided' || c.oldMasterCommitted || c.oldMaster === c.address) return undefined;
+  if (!c.refused.includes(c.oldMaster) && wallMs - c.startedWallMs < timeoutMs) return undefined;
+  return [
+    { kind: 'role', role: { kind: 'slave', master: c.oldMaster } },
+    { kind: 'proposal', proposal: null },
+    { kind: 'coordination', coordination: null },
+  ];
 }
 
 const order = (c: Coordinator): string[] => [...c.peers, c.address];
@@ -79,7 +105,7 @@ export function nextAction(c: Coordinator): CoordAction {
       return {
         type: 'decide',
         records: [
-          { kind: 'coordination', coordination: { address: c.address, peers: c.peers, decided: true } },
+          { kind: 'coordination', coordination: coordinationOf(c, true) },
           { kind: 'role', role: { kind: 'master' } },
           { kind: 'proposal', proposal: null },
         ],
@@ -127,8 +153,12 @@ export function onDecided(c: Coordinator): Coordinator {
   return { ...c, phase: 'decided' };
 }
 
-export function onCommitted(c: Coordinator, to: string): Coordinator {
-  return { ...c, committed: [...c.committed, to], unconfirmed: c.unconfirmed.filter((h) => h !== to) };
+/** A commit was answered. When it is the old master's, the returned record must be persisted. */
+export function onCommitted(c: Coordinator, to: string): { coordinator: Coordinator; record?: LocalRecord } {
+  const next = { ...c, committed: [...c.committed, to], unconfirmed: c.unconfirmed.filter((h) => h !== to) };
+  if (to !== c.oldMaster || c.oldMasterCommitted) return { coordinator: next };
+  const confirmed = { ...next, oldMasterCommitted: true };
+  return { coordinator: confirmed, record: { kind: 'coordination', coordination: coordinationOf(confirmed, true) } };
 }
 
 /** A commit failed. `refused` = the peer answered no (no matching promise); otherwise it is resent later. */
