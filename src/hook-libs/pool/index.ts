@@ -11,8 +11,8 @@ import { PoolService } from './pool-service.ts';
 
 let service: PoolService | undefined;
 
-/** Builds the pool service on a handle, registers its calls and starts it (also used by in-process tests). */
-export async function loadPool(handle: LibraryHandle): Promise<PoolService> {
+/** Builds the pool service on a handle and registers its calls; `start()` recovers and runs it. */
+export function buildPool(handle: LibraryHandle): PoolService {
   const svc = new PoolService(parsePoolConfig(handle.parameters), handle);
   const names: string[] = [];
   const commands = [
@@ -27,6 +27,12 @@ export async function loadPool(handle: LibraryHandle): Promise<PoolService> {
     names.push(c.name);
   }
   handle.registerStatus('pool', () => localStatus(svc));
+  return svc;
+}
+
+/** buildPool + start (also used by in-process tests). */
+export async function loadPool(handle: LibraryHandle): Promise<PoolService> {
+  const svc = buildPool(handle);
   await svc.start();
   return svc;
 }
@@ -42,7 +48,9 @@ export const library: HookLibrary = {
   members: poolMembers,
   check: checkPoolConfig,
   async load(handle: LibraryHandle) {
-    service = await loadPool(handle);
+    // Kept before start() so a failed start is still stopped by unload().
+    service = buildPool(handle);
+    await service.start();
   },
   async unload() {
     const svc = service;
