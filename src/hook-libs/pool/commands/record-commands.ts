@@ -18,7 +18,7 @@ export function recordCommands(svc: PoolService): PoolCommand[] {
     out.push(call(svc, `${cls}.get_record`, 'master-read', (a) => value(get(svc.db, cls, a['self']))));
   }
   out.push(call(svc, 'task.get_all_records', 'master-read', () => value({})));
-  out.push(call(svc, 'event.inject', 'master-read', async (a) => {
+  out.push(call(svc, 'event.inject', 'master-write', async (a) => {
     const cls = parseClassName(String(a['class']));
     if (!cls) throw new CommandError('HANDLE_INVALID', [String(a['class']), String(a['ref'])]);
     get(svc.db, cls, a['ref']);
