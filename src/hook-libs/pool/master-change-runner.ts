@@ -143,6 +143,7 @@ async function drive(svc: PoolService, start: Coordinator): Promise<void> {
 
 /** host.local_execute: the part of a call that the master sends to the host it concerns. */
 export async function executeLocal(svc: PoolService, args: Record<string, unknown>): Promise<unknown> {
+  await svc.faultPoint('host-execute');
   switch (args['op']) {
     case 'host.get_servertime':
       return new Date(svc.wallMs()).toISOString();
