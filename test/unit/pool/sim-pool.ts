@@ -111,7 +111,7 @@ export function poolParams(over: Record<string, unknown> = {}): Record<string, u
     name: 'lab', master: 'host1',
     hosts: [1, 2, 3].map((i) => ({ name: `host${i}`, url: `http://127.0.0.1:${9000 + i}/` })),
     credentials: [{ user: 'root', password: 'secret' }],
-    'heartbeat-interval': 20, 'assumed-dead-interval': 150, 'forward-timeout': 200, 'proposal-timeout': 2000, 'database-sync-interval': 50,
+    'heartbeat-interval': 30, 'assumed-dead-interval': 600, 'forward-timeout': 300, 'proposal-timeout': 2500, 'database-sync-interval': 50,
     ...over,
   };
 }
