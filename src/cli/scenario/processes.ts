@@ -32,6 +32,8 @@ export class ManagedServer {
   private readonly lines: string[] = [];
   /** How the last process ended, for messages. */
   private lastExit = '';
+  /** Every process id this server had, so a caller can check none outlived the run. */
+  readonly pids: number[] = [];
 
   constructor(
     readonly name: string,
@@ -66,6 +68,7 @@ export class ManagedServer {
     const { cmd, args } = serveCommand(this.configPath, this.name);
     const child = spawn(cmd, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
     this.child = child;
+    if (child.pid !== undefined) this.pids.push(child.pid);
     for (const stream of [child.stdout, child.stderr]) createInterface({ input: stream }).on('line', (l) => this.keep(l));
     this.exited = new Promise((resolve) => {
       child.once('exit', (code, sig) => {

@@ -40,6 +40,8 @@ export interface ScenarioResult {
   readonly steps: readonly StepResult[];
   /** URL of each server, after any port rewriting. */
   readonly servers: Readonly<Record<string, string>>;
+  /** Every process the run started (all stopped by the time the result exists). */
+  readonly processes: readonly { readonly server: string; readonly pid: number }[];
   /** Last log lines of each started server, kept when something failed. */
   readonly logs: Readonly<Record<string, readonly string[]>>;
 }
@@ -149,6 +151,7 @@ export async function runScenario(scenario: Scenario, cluster: ClusterFile | und
     ...(setupError === undefined ? {} : { setupError }),
     steps: results,
     servers: urls,
+    processes: [...managed.values()].flatMap((s) => s.pids.map((pid) => ({ server: s.name, pid }))),
     logs,
   };
 }

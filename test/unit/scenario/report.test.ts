@@ -51,9 +51,10 @@ describe('scenario reports', () => {
           { ...failedStep, index: 3, status: 'skipped' },
         ],
         servers: {},
+        processes: [],
         logs: { server1: ['line <1>'] },
       },
-      { file: '/x/b.yaml', name: 'b', status: 'failed', durationMs: 10, setupError: 'server1 exited with code 1 while starting', steps: [], servers: {}, logs: {} },
+      { file: '/x/b.yaml', name: 'b', status: 'failed', durationMs: 10, setupError: 'server1 exited with code 1 while starting', steps: [], servers: {}, processes: [], logs: {} },
     ];
     const xml = junitXml(results);
     assert.match(xml, /^<\?xml version="1.0" encoding="UTF-8"\?>\n<testsuites name="liveset scenarios" tests="4" failures="1" errors="1" skipped="1"/);
