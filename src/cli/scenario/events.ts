@@ -12,8 +12,9 @@ export interface ReceivedEvent {
 
 /**
  * Every event one server publishes, from the moment the runner subscribed (`subscribe
- * {events: ["*"]}` on `/ws`), kept across restarts of the server. `expect-event` consumes them
- * in order: each match moves a cursor past the matched event.
+ * {events: ["*"]}` on `/ws`), kept across restarts of the server. `expect-event` looks at the
+ * events that arrived since a given time and consumes them in order: each match moves a cursor
+ * past the matched event.
  */
 export class EventFeed {
   readonly events: ReceivedEvent[] = [];
@@ -72,6 +73,7 @@ export class EventFeed {
   async next(
     event: string,
     match: JsonObject | undefined,
+    since: number,
     timeoutMs: number,
     signal: AbortSignal,
   ): Promise<{ found: ReceivedEvent } | { found?: undefined; seen: ReceivedEvent[]; mismatch?: Mismatch }> {
@@ -80,14 +82,15 @@ export class EventFeed {
     for (;;) {
       for (; scanned < this.events.length; scanned++) {
         const e = this.events[scanned];
-        if (e !== undefined && e.event === event && (match === undefined || findMismatch(match, e.params) === undefined)) {
+        if (e === undefined || e.at < since) continue;
+        if (e.event === event && (match === undefined || findMismatch(match, e.params) === undefined)) {
           this.cursor = scanned + 1;
           return { found: e };
         }
       }
       const left = deadline - this.now();
       if (left <= 0 || signal.aborted) {
-        const seen = this.events.slice(this.cursor).filter((e) => e.event === event);
+        const seen = this.events.slice(this.cursor).filter((e) => e.event === event && e.at >= since);
         const last = seen.at(-1);
         return last !== undefined && match !== undefined ? { seen, mismatch: findMismatch(match, last.params) } : { seen };
       }

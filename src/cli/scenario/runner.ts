@@ -102,7 +102,7 @@ export async function runScenario(scenario: Scenario, cluster: ClusterFile | und
       }
     }
     for (const name of Object.keys(urls)) feeds.set(name, new EventFeed(now, scenario.auth));
-    const ctx: StepContext = { scenario, urls, managed, feeds, sessions: new Map(), signal: opts.signal, env: opts.env, variables: { ...scenario.variables }, now };
+    const ctx: StepContext = { scenario, urls, managed, feeds, sessions: new Map(), signal: opts.signal, env: opts.env, variables: { ...scenario.variables }, eventWindowStart: 0, now };
 
     try {
       await Promise.all(scenario.start.map((n) => ctx.managed.get(n)?.start(scenario.startupTimeoutMs, opts.signal)));

@@ -15,6 +15,8 @@ export interface StepContext {
   readonly sessions: Map<string, string>;
   readonly signal: AbortSignal;
   readonly env: Readonly<Record<string, string | undefined>>;
+  /** When the latest step that is not an expect-event began: expect-event looks at events since then. */
+  eventWindowStart: number;
   /** The scenario's variables plus what `save` stored so far. */
   readonly variables: Record<string, unknown>;
   readonly now: () => number;
@@ -77,6 +79,7 @@ function sendTo(ctx: StepContext, req: Request, timeoutMs: number): Promise<unkn
 
 /** Runs one step. Never throws: every problem becomes a failed outcome with a message. */
 export async function executeStep(step: Step, ctx: StepContext): Promise<StepOutcome> {
+  if (step.action.kind !== 'expect-event') ctx.eventWindowStart = ctx.now();
   try {
     const action = substitute(step.action, lookup(ctx));
     return await run(action, step.timeoutMs, ctx);
@@ -105,7 +108,7 @@ async function run(action: Action, timeoutMs: number, ctx: StepContext): Promise
     case 'expect-event': {
       const feed = ctx.feeds.get(action.server);
       if (feed === undefined) return failed(`no event feed for ${action.server}`);
-      const got = await feed.next(action.event, action.match, timeoutMs, ctx.signal);
+      const got = await feed.next(action.event, action.match, ctx.eventWindowStart, timeoutMs, ctx.signal);
       if (got.found !== undefined) return passed({ actual: { event: got.found.event, params: got.found.params } });
       const why = feed.problem === undefined ? '' : ` (subscription: ${feed.problem})`;
       const last = got.seen.at(-1);
