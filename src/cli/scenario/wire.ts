@@ -32,8 +32,8 @@ async function postJson(url: string, body: unknown, o: WireOptions): Promise<{ s
   try {
     res = await fetch(url, { method: 'POST', headers: headers(o.auth), body: JSON.stringify(body), signal });
   } catch (err) {
-    const e = err as Error & { cause?: { code?: string } };
-    const why = e.name === 'TimeoutError' ? `no answer within ${o.timeoutMs} ms` : (e.cause?.code ?? e.message);
+    const e = err as Error & { cause?: { code?: string; message?: string } };
+    const why = e.name === 'TimeoutError' ? `no answer within ${o.timeoutMs} ms` : (e.cause?.code ?? e.cause?.message ?? e.message);
     throw new WireError(`POST ${url}: ${why}`);
   }
   const text = await res.text();
