@@ -1,5 +1,5 @@
 import type { ErrorName } from '../../../core/errors.ts';
-import type { Coordination, LocalRecord, LocalState } from './local-state.ts';
+import type { Coordination, LocalRecord } from './local-state.ts';
 
 /**
  * The coordinator side of pool.designate_new_master, run by the host that becomes master:
@@ -182,7 +182,3 @@ export function onFinished(c: Coordinator): Coordinator {
   return { ...c, phase: c.phase === 'aborting' ? 'aborted' : c.phase === 'decided' ? 'committed' : c.phase };
 }
 
-/** The coordination this host should resume at start, if any. */
-export function pendingCoordination(s: LocalState): Coordination | undefined {
-  return s.coordination;
-}
