@@ -22,6 +22,7 @@ export function createLogger(opts: LoggerOptions): Logger {
       transport: { target: 'pino-pretty', options: { colorize: true, messageKey: 'msg', ignore: 'pid,hostname' } },
     });
   }
+  return pino({ name: opts.name, level: opts.level });
 }
 
 export const silentLogger: Logger = pino({ level: 'silent' });

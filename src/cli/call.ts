@@ -1,0 +1,75 @@
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+
+/** Exit code for "could not get an answer at all", distinct from Kea's result codes 0–4. */
+export const EXIT_NO_ANSWER = 10;
+
+/**
+ * `liveset call COMMAND [--args JSON|@file] [--url URL]`: sends one command on the Kea channel and
+ * prints the answer. Unlike kea-shell, the exit code is the answer's result (0 only on success), so
+ * scripts can use `&&`; 10 means no answer (connection refused, HTTP error, timeout).
+ */
+export async function callCli(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: {
+      args: { type: 'string', short: 'a' },
+      url: { type: 'string', short: 'u' },
+      service: { type: 'string', multiple: true },
+      user: { type: 'string' },
+      password: { type: 'string' },
+      timeout: { type: 'string', default: '10000' },
+      jsonrpc: { type: 'boolean', default: false },
+    },
+    allowPositionals: true,
+  });
+  const command = positionals[0];
+  if (!command || positionals.length > 1) {
+    process.stderr.write('usage: liveset call COMMAND [--args JSON|@file] [--url URL] [--service NAME] [--user U --password P] [--jsonrpc]\n');
+    return 2;
+  }
+  let args: unknown;
+  if (values.args !== undefined) {
+    const text = values.args.startsWith('@') ? readFileSync(values.args.slice(1), 'utf8') : values.args;
+    try {
+      args = JSON.parse(text);
+    } catch (err) {
+      process.stderr.write(`--args: not valid JSON: ${(err as Error).message}\n`);
+      return 2;
+    }
+  }
+  const base = values.url ?? process.env['LIVESET_URL'] ?? 'http://127.0.0.1:8000/';
+  const headers: Record<string, string> = { 'Content-Type': 'application/json' };
+  if (values.user !== undefined) headers['Authorization'] = `Basic ${Buffer.from(`${values.user}:${values.password ?? ''}`).toString('base64')}`;
+  const body = values.jsonrpc
+    ? { jsonrpc: '2.0', id: 1, method: command, ...(args !== undefined ? { params: args } : {}) }
+    : { command, ...(values.service ? { service: values.service } : {}), ...(args !== undefined ? { arguments: args } : {}) };
+  let status: number;
+  let text: string;
+  try {
+    const res = await fetch(new URL(values.jsonrpc ? 'jsonrpc' : '', base), {
+      method: 'POST',
+      headers,
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(Number(values.timeout)),
+    });
+    status = res.status;
+    text = await res.text();
+  } catch (err) {
+    const e = err as Error & { cause?: { code?: string } };
+    process.stderr.write(`liveset call: no answer from ${base}: ${e.cause?.code ?? e.message}\n`);
+    return EXIT_NO_ANSWER;
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    process.stderr.write(`liveset call: HTTP ${status}, not JSON: ${text.slice(0, 500)}\n`);
+    return EXIT_NO_ANSWER;
+  }
+  process.stdout.write(`${JSON.stringify(parsed, null, 2)}\n`);
+  if (status !== 200) return EXIT_NO_ANSWER;
+  if (values.jsonrpc) return (parsed as { error?: unknown }).error ? 1 : 0;
+  const result = Array.isArray(parsed) ? (parsed[0] as { result?: unknown } | undefined)?.result : undefined;
+  return typeof result === 'number' ? Math.min(result, 9) : EXIT_NO_ANSWER;
+}

@@ -1,0 +1,61 @@
+import { fileURLToPath } from 'node:url';
+import { serveCli } from './serve.ts';
+import { checkConfigCli } from './check-config.ts';
+import { callCli } from './call.ts';
+import { upCli } from './up.ts';
+import { runScenarioCli } from './scenario/index.ts';
+import { demoBanner } from './demo.ts';
+import { versionInfo } from './runtime-info.ts';
+
+const USAGE = `liveset — high-availability coordination server
+
+usage:
+  liveset serve -c FILE [--server NAME]       run one server
+  liveset up -c FILE                          run every server a cluster file defines (Ctrl-C stops all)
+  liveset check-config FILE [--server NAME]   validate a configuration; exit 1 listing every problem
+  liveset call COMMAND [--args JSON|@file] [--url URL] [--jsonrpc]
+                                              send one command; exit code = the answer's result
+  liveset scenario FILE... [--junit FILE] [--json]
+                                              run scripted scenarios against a local cluster
+  liveset demo                                run the built-in demo cluster (npm start)
+  liveset version
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'serve':
+      return serveCli(rest);
+    case 'up':
+      return upCli(rest);
+    case 'check-config':
+      return checkConfigCli(rest);
+    case 'call':
+      return callCli(rest);
+    case 'scenario':
+      return runScenarioCli(rest);
+    case 'demo':
+      return upCli(['-c', fileURLToPath(new URL('../../examples/demo.yaml', import.meta.url))], demoBanner);
+    case 'version':
+    case '--version':
+      process.stdout.write(`${versionInfo().extended}\n`);
+      return 0;
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(USAGE);
+      return command === undefined ? 2 : 0;
+    default:
+      process.stderr.write(`liveset: unknown command '${command}'\n${USAGE}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`liveset: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,35 @@
+import type { LogLevel } from '../logger.ts';
+
+/** The configuration after schema validation and defaults; spelled as in the file. */
+export interface LivesetConfig {
+  readonly server: {
+    readonly name?: string;
+    readonly listen?: string;
+    readonly 'data-dir': string;
+    readonly services: readonly string[];
+    readonly 'body-limit': number;
+    readonly control: { readonly http: boolean; readonly websocket: boolean };
+    readonly 'shutdown-grace-ms': number;
+    readonly authentication?: {
+      readonly type: 'basic';
+      readonly realm: string;
+      readonly clients: readonly { readonly user: string; readonly password?: string; readonly 'password-file'?: string }[];
+    };
+  };
+  readonly logging: { readonly level: LogLevel; readonly format: 'auto' | 'json' | 'pretty' };
+  readonly testing: { readonly 'fault-injection': boolean };
+  readonly 'hooks-libraries': readonly { readonly library: string; readonly parameters: Record<string, unknown> }[];
+}
+
+/** Where a configuration came from, and how to point at a place in it. */
+export interface ConfigSource {
+  readonly file: string;
+  readonly dir: string;
+  /** 1-based line and column of the value at a JSON pointer, when the source has positions. */
+  locate(pointer: string): { line: number; col: number } | undefined;
+}
+
+export interface LoadedConfig {
+  readonly source: ConfigSource;
+  readonly config: LivesetConfig;
+}

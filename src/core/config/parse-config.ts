@@ -1,0 +1,79 @@
+import YAML, { LineCounter, isNode, type Document } from 'yaml';
+import { ConfigError } from '../errors.ts';
+import type { ConfigSource } from './config-types.ts';
+import type { SchemaProblem } from '../schema-validator.ts';
+
+/** Placeholders filled in by the server itself, not from the environment. */
+const BUILTIN_PLACEHOLDERS = new Set(['server']);
+
+/**
+ * Parses YAML or JSON text into a plain value and a locator for error positions. JSON is chosen by
+ * the `.json` extension, else by content (a leading `{` or `[`); JSON syntax is checked strictly with
+ * JSON.parse, and the YAML parser (a JSON superset) supplies line and column numbers for both.
+ */
+export function parseConfigText(text: string, file: string, dir: string): { value: unknown; source: ConfigSource } {
+  const looksJson = file.endsWith('.json') || /^\s*[{[]/.test(text);
+  if (looksJson) {
+    try {
+      JSON.parse(text);
+    } catch (err) {
+      throw new ConfigError([`${file}: not valid JSON: ${(err as Error).message}`]);
+    }
+  }
+  const lineCounter = new LineCounter();
+  const doc: Document = YAML.parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(
+      doc.errors.map((e) => {
+        const pos = e.linePos?.[0];
+        return `${file}${pos ? `:${pos.line}:${pos.col}` : ''}: ${e.message.split('\n')[0]}`;
+      }),
+    );
+  }
+  const value: unknown = doc.toJS({ maxAliasCount: 100 }) ?? {};
+  const source: ConfigSource = {
+    file,
+    dir,
+    locate(pointer) {
+      const path = pointer.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+      // Walk up until a node exists: a missing key is reported at its parent object.
+      for (let n = path.length; n >= 0; n--) {
+        const node = doc.getIn(path.slice(0, n).map((p) => (/^\d+$/.test(p) ? Number(p) : p)), true);
+        if (isNode(node) && node.range) {
+          const pos = lineCounter.linePos(node.range[0]);
+          return { line: pos.line, col: pos.col };
+        }
+      }
+      return undefined;
+    },
+  };
+  return { value, source };
+}
+
+/**
+ * Replaces `${VAR}` (and `${VAR:-default}`) in every string value with the environment variable.
+ * `$${` escapes a literal `${`. `${server}` is left for the server to fill in. Every unset variable
+ * is reported with the place that uses it.
+ */
+export function substituteEnv(value: unknown, env: Readonly<Record<string, string | undefined>>): { value: unknown; problems: SchemaProblem[] } {
+  const problems: SchemaProblem[] = [];
+  const walk = (v: unknown, pointer: string): unknown => {
+    if (typeof v === 'string') {
+      return v.replace(/\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (whole, escape: string, name: string, fallback?: string) => {
+        if (escape) return whole.slice(1);
+        if (BUILTIN_PLACEHOLDERS.has(name)) return whole;
+        const found = env[name];
+        if (found !== undefined) return found;
+        if (fallback !== undefined) return fallback;
+        problems.push({ pointer, message: `environment variable ${name} is not set` });
+        return whole;
+      });
+    }
+    if (Array.isArray(v)) return v.map((item, i) => walk(item, `${pointer}/${i}`));
+    if (v !== null && typeof v === 'object') {
+      return Object.fromEntries(Object.entries(v).map(([k, item]) => [k, walk(item, `${pointer}/${k}`)]));
+    }
+    return v;
+  };
+  return { value: walk(value, ''), problems };
+}

@@ -1,0 +1,79 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { ConfigError } from '../errors.ts';
+import type { SchemaProblem, SchemaValidator } from '../schema-validator.ts';
+import type { ClusterMember } from '../hooks/hook-library.ts';
+import { checkLibraryParameters, describeCluster, resolveLibraries, type BuiltinLibraries, type ResolvedLibrary } from '../hooks/library-resolution.ts';
+import type { LoadedConfig } from './config-types.ts';
+import { formatProblem } from './load-config.ts';
+
+export const DEFAULT_LISTEN = 'http://127.0.0.1:8000/';
+
+/** A configuration checked end to end and resolved for one member of the cluster. */
+export interface PreparedConfig {
+  readonly loaded: LoadedConfig;
+  readonly libs: readonly ResolvedLibrary[];
+  readonly members: readonly ClusterMember[];
+  readonly serverName: string;
+  readonly listen: URL;
+  readonly dataDir: string;
+  readonly authClients: readonly { user: string; password: string }[];
+}
+
+/**
+ * Everything `check-config`, `config-test`, start and reload share: resolve libraries, validate
+ * their parameters, pick this member, derive the listen address and read password files. Every
+ * problem is collected before a ConfigError is thrown.
+ */
+export async function prepareConfig(
+  loaded: LoadedConfig,
+  serverNameOption: string | undefined,
+  builtins: BuiltinLibraries,
+  validator: SchemaValidator,
+): Promise<PreparedConfig> {
+  const { config, source } = loaded;
+  const problems: SchemaProblem[] = [];
+  const { libs, problems: resolveProblems } = await resolveLibraries(config, source.dir, builtins);
+  problems.push(...resolveProblems);
+  const cluster = describeCluster(libs);
+  problems.push(...cluster.problems);
+  const serverName = serverNameOption ?? config.server.name ?? cluster.thisServer ?? (cluster.members.length === 0 ? 'liveset' : undefined);
+  if (serverName === undefined) {
+    problems.push({ pointer: '', message: `this file describes servers ${cluster.members.map((m) => m.name).join(', ')}; pick one with --server NAME (or set server.name)` });
+  } else if (cluster.members.length > 0 && !cluster.members.some((m) => m.name === serverName) && !config.server.listen) {
+    problems.push({ pointer: '', message: `server '${serverName}' is not described in this file (servers: ${cluster.members.map((m) => m.name).join(', ')})` });
+  }
+  problems.push(...checkLibraryParameters(libs, validator, serverName));
+  const listenText = config.server.listen ?? cluster.members.find((m) => m.name === serverName)?.url ?? DEFAULT_LISTEN;
+  let listen = new URL(DEFAULT_LISTEN);
+  try {
+    listen = new URL(listenText);
+    if (listen.protocol !== 'http:') problems.push({ pointer: '/server/listen', message: `only http:// listen addresses are supported (got ${listenText}); put TLS in front with a proxy` });
+  } catch {
+    problems.push({ pointer: '/server/listen', message: `not a valid URL: ${listenText}` });
+  }
+  const authClients: { user: string; password: string }[] = [];
+  for (const [i, client] of (config.server.authentication?.clients ?? []).entries()) {
+    if (client.password !== undefined) {
+      authClients.push({ user: client.user, password: client.password });
+      continue;
+    }
+    const file = resolve(source.dir, client['password-file'] as string);
+    try {
+      authClients.push({ user: client.user, password: readFileSync(file, 'utf8').replace(/\r?\n$/, '') });
+    } catch (err) {
+      problems.push({ pointer: `/server/authentication/clients/${i}/password-file`, message: `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` });
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems.map((p) => formatProblem(source, p)));
+  const name = serverName as string;
+  return {
+    loaded,
+    libs,
+    members: cluster.members,
+    serverName: name,
+    listen,
+    dataDir: resolve(source.dir, config.server['data-dir'].replaceAll('${server}', name)),
+    authClients,
+  };
+}

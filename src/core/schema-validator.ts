@@ -1,0 +1,76 @@
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+
+const addFormats = addFormatsModule.default;
+
+/** One problem found by validation: where (a JSON pointer) and why. */
+export interface SchemaProblem {
+  readonly pointer: string;
+  readonly message: string;
+}
+
+/**
+ * The single ajv instance. Schemas are compiled once (at registration or start-up) and the compiled
+ * functions reused for every request, as fastify does.
+ */
+export class SchemaValidator {
+  private readonly ajv = new Ajv({ allErrors: true, strict: true, strictRequired: false, allowUnionTypes: true, useDefaults: true });
+
+  constructor() {
+    addFormats(this.ajv);
+    // Annotation keywords our schema files use; ajv's strict mode would reject them otherwise.
+    this.ajv.addKeyword('positional');
+    this.ajv.addKeyword('x-secret');
+  }
+
+  private readonly cache = new WeakMap<object, (value: unknown) => SchemaProblem[]>();
+
+  /** Compiles a schema (once per schema object) into a function listing every problem in a value. */
+  compile(schema: Record<string, unknown>): (value: unknown) => SchemaProblem[] {
+    const cached = this.cache.get(schema);
+    if (cached) return cached;
+    const fn: ValidateFunction = this.ajv.compile(schema);
+    const check = (value: unknown): SchemaProblem[] => (fn(value) ? [] : describeErrors(fn.errors ?? []));
+    this.cache.set(schema, check);
+    return check;
+  }
+}
+
+/** Turns ajv's errors into one line each that names the field and the rule. */
+export function describeErrors(errors: readonly ErrorObject[]): SchemaProblem[] {
+  const seen = new Set<string>();
+  const out: SchemaProblem[] = [];
+  for (const e of errors) {
+    // anyOf/oneOf repeat their branches' errors; the branch errors are the informative ones.
+    if (e.keyword === 'anyOf' || e.keyword === 'oneOf' || e.keyword === 'if') continue;
+    let pointer = e.instancePath;
+    let message = e.message ?? 'is invalid';
+    const p = e.params as Record<string, unknown>;
+    if (e.keyword === 'additionalProperties') {
+      pointer = `${pointer}/${String(p['additionalProperty'])}`;
+      message = 'is not a known key';
+    } else if (e.keyword === 'required') {
+      pointer = `${pointer}/${String(p['missingProperty'])}`;
+      message = 'is required';
+    } else if (e.keyword === 'enum') {
+      message = `must be one of ${(p['allowedValues'] as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+    } else if (e.keyword === 'const') {
+      message = `must be ${JSON.stringify(p['allowedValue'])}`;
+    }
+    const key = `${pointer} ${message}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push({ pointer, message });
+  }
+  return out;
+}
+
+/** `/peers/0/name` → `peers[0].name`, prefixed with a root such as `arguments`. */
+export function pointerToPath(root: string, pointer: string): string {
+  let path = root;
+  for (const raw of pointer.split('/').slice(1)) {
+    const part = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    path += /^\d+$/.test(part) ? `[${part}]` : path === '' ? part : `.${part}`;
+  }
+  return path;
+}

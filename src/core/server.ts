@@ -1,0 +1,321 @@
+import { createHash } from 'node:crypto';
+import { mkdirSync, renameSync, writeFileSync, openSync, fsyncSync, closeSync } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ok } from './commands/answer.ts';
+import type { Answer } from './commands/answer.ts';
+import { registerBuiltins, type BuiltinHost } from './commands/builtin-commands.ts';
+import { CommandRegistry, type CommandRequest } from './commands/command-registry.ts';
+import type { CommandContext } from './commands/command.ts';
+import { errorAnswer } from './commands/error-answer.ts';
+import { loadConfigFile, loadConfigText } from './config/load-config.ts';
+import { prepareConfig, type PreparedConfig } from './config/prepare-config.ts';
+import type { LivesetConfig } from './config/config-types.ts';
+import { CommandError, ConfigError } from './errors.ts';
+import { EventBus } from './events.ts';
+import { FaultTable } from './faults.ts';
+import { CalloutRegistry } from './hooks/callouts.ts';
+import { HooksManager } from './hooks/hooks-manager.ts';
+import type { LibraryHandle } from './hooks/hook-library.ts';
+import { describeCluster, resolveLibraries, type BuiltinLibraries } from './hooks/library-resolution.ts';
+import type { LoadedConfig } from './config/config-types.ts';
+import type { Clock } from './clock.ts';
+import type { Logger } from './logger.ts';
+import { callPeer } from './peer-client.ts';
+import { SchemaValidator } from './schema-validator.ts';
+import { redactSecrets } from './redact.ts';
+import { ControlServer, type TransportSettings } from '../transports/control-server.ts';
+import { BasicAuth } from '../transports/basic-auth.ts';
+import { fileStoreFactory } from '../store/file-store.ts';
+
+const COMMAND_SCHEMA_DIR = fileURLToPath(new URL('../../schemas/commands/', import.meta.url));
+
+export interface ServerOptions {
+  readonly configFile: string;
+  readonly serverName?: string;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly builtins: BuiltinLibraries;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly pid: number;
+  readonly version: { version: string; extended: string; report: string };
+  /** Called after a `shutdown` command has been answered; the caller stops the server and exits. */
+  readonly onShutdownRequested: (exitValue: number) => void;
+}
+
+/** Everything that a (re)load replaces as one unit. */
+interface Runtime {
+  readonly prepared: PreparedConfig;
+  readonly registry: CommandRegistry;
+  readonly status: Map<string, () => unknown>;
+  readonly hooks: HooksManager;
+  readonly faults: FaultTable | undefined;
+  readonly settings: TransportSettings;
+  readonly loadedAtMs: number;
+}
+
+/**
+ * Lifecycle: validate the configuration → load libraries (registering commands, callouts, status)
+ * → freeze the registry → listen. Reload builds a new runtime the same way and swaps it in; a
+ * configuration that fails validation never touches the running one.
+ */
+export class LivesetServer {
+  private readonly validator = new SchemaValidator();
+  private readonly events = new EventBus();
+  private runtime!: Runtime;
+  private transport!: ControlServer;
+  private selfUrl = '';
+  private readonly startedAtMs: number;
+  private stopping: Promise<void> | undefined;
+
+  private constructor(private readonly opts: ServerOptions) {
+    this.startedAtMs = opts.clock.monotonicMs();
+  }
+
+  /**
+   * Checks a configuration file end to end (`check-config`, `liveset up`): for the named server, or
+   * for every member a cluster file describes. Throws ConfigError with every problem, each once.
+   */
+  static async check(file: string, serverName: string | undefined, env: ServerOptions['env'], builtins: BuiltinLibraries): Promise<PreparedConfig[]> {
+    const validator = new SchemaValidator();
+    const loaded = loadConfigFile(file, env, validator);
+    const names = serverName !== undefined ? [serverName] : await membersToCheck(loaded, builtins);
+    const results: PreparedConfig[] = [];
+    const problems: string[] = [];
+    for (const name of names) {
+      try {
+        results.push(await prepareConfig(loaded, name, builtins, validator));
+      } catch (err) {
+        if (!(err instanceof ConfigError)) throw err;
+        for (const p of err.problems) if (!problems.includes(p)) problems.push(p);
+      }
+    }
+    if (problems.length > 0) throw new ConfigError(problems);
+    return results;
+  }
+
+  static async start(opts: ServerOptions): Promise<LivesetServer> {
+    const server = new LivesetServer(opts);
+    const loaded = loadConfigFile(opts.configFile, opts.env, server.validator);
+    const prepared = await prepareConfig(loaded, opts.serverName, opts.builtins, server.validator);
+    server.selfUrl = prepared.listen.href;
+    server.transport = new ControlServer({
+      host: prepared.listen.hostname.replace(/^\[|\]$/g, ''),
+      port: Number(prepared.listen.port || 80),
+      settings: () => server.runtime.settings,
+      maxPayload: prepared.loaded.config.server['body-limit'],
+      dispatch: (request, ctx) => server.dispatch(request, ctx),
+      events: server.events,
+      logger: opts.logger,
+    });
+    // Register, compile, freeze, then listen: no request can see a half-built registry. Libraries
+    // learn their URL from the configuration (port 0 is only for a lone server with no peers).
+    server.runtime = await server.buildRuntime(prepared);
+    const port = await server.transport.listen().catch(async (err: unknown) => {
+      await server.runtime.hooks.unloadAll();
+      throw err;
+    });
+    server.selfUrl = `http://${prepared.listen.host.replace(/:\d+$/, '')}:${port}/`;
+    opts.logger.info(
+      { msgId: 'CORE_LISTENING', url: server.selfUrl, server: prepared.serverName, libraries: server.runtime.hooks.names() },
+      `${prepared.serverName} listening on ${server.selfUrl}`,
+    );
+    return server;
+  }
+
+  get url(): string {
+    return this.selfUrl;
+  }
+
+  get name(): string {
+    return this.runtime.prepared.serverName;
+  }
+
+  /** Runs a command as if it arrived on a transport. */
+  dispatch(request: CommandRequest, ctx: Omit<CommandContext, 'logger'>): Promise<Answer> {
+    if (this.stopping && request.command !== 'status-get') return Promise.resolve(errorAnswer(new CommandError('SHUTTING_DOWN')));
+    return this.runtime.registry.dispatch(request, { ...ctx, logger: this.opts.logger });
+  }
+
+  /** Graceful stop: stop listening, let in-flight commands finish, unload libraries in reverse. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      this.opts.logger.info({ msgId: 'CORE_STOPPING' }, 'stopping');
+      await this.transport.close(this.runtime.prepared.loaded.config.server['shutdown-grace-ms']);
+      await this.runtime.hooks.unloadAll();
+      this.opts.logger.info({ msgId: 'CORE_STOPPED' }, 'stopped');
+    })();
+    return this.stopping;
+  }
+
+  private async buildRuntime(prepared: PreparedConfig): Promise<Runtime> {
+    const config = prepared.loaded.config;
+    const callouts = new CalloutRegistry();
+    const registry = new CommandRegistry(this.validator, COMMAND_SCHEMA_DIR, callouts);
+    const status = new Map<string, () => unknown>();
+    const hooks = new HooksManager(registry, callouts, (keys) => { for (const k of keys) status.delete(k); }, this.opts.logger);
+    const faults = config.testing['fault-injection'] ? new FaultTable() : undefined;
+    registerBuiltins(registry, this.builtinHost(faults));
+    const stores = fileStoreFactory(prepared.dataDir);
+    await hooks.loadAll(prepared.libs, (lib, footprint): LibraryHandle => {
+      const owner = lib.library.name;
+      const logger = this.opts.logger.child({ lib: owner });
+      return {
+        parameters: lib.parameters,
+        serverName: prepared.serverName,
+        selfUrl: this.selfUrl,
+        configDir: prepared.loaded.source.dir,
+        clock: this.opts.clock,
+        logger,
+        stores,
+        ...(faults ? { faults } : {}),
+        callPeer: (peer, command, args, timeoutMs) => callPeer(prepared.serverName, faults, peer, command, args, timeoutMs),
+        registerCommand: (spec) => registry.register(spec, owner),
+        registerCallout: (point, fn) => callouts.add(point, owner, fn),
+        registerStatus: (key, fn) => {
+          if (status.has(key)) throw new Error(`status-get section '${key}' is already provided by another library`);
+          status.set(key, fn);
+          footprint.statusKeys.add(key);
+        },
+        runCallouts: (point, args) => callouts.run(point, args),
+        publish: (event, data) => {
+          this.events.publish(event, data);
+        },
+        dispatch: (command, args, ctx) =>
+          this.dispatch({ command, arguments: structuredClone(args) }, { transport: 'internal', positional: false, ...ctx }),
+      };
+    });
+    registry.freeze();
+    const auth = config.server.authentication;
+    return {
+      prepared,
+      registry,
+      status,
+      hooks,
+      faults,
+      loadedAtMs: this.opts.clock.monotonicMs(),
+      settings: {
+        bodyLimit: config.server['body-limit'],
+        services: config.server.services,
+        http: config.server.control.http,
+        websocket: config.server.control.websocket,
+        ...(auth ? { auth: new BasicAuth(auth.realm, prepared.authClients) } : {}),
+        ...(faults ? { dropFrom: (peer: string) => faults.isCut(peer, 'in') } : {}),
+      },
+    };
+  }
+
+  /**
+   * Applies a new configuration. Everything is validated first, so a bad one changes nothing. Then
+   * the old libraries unload (they hold timers and store files the new ones will open) and the new
+   * ones load; if that fails, the old configuration is loaded again and the answer says why.
+   */
+  private async apply(load: () => ReturnType<typeof loadConfigFile>, what: string): Promise<Answer> {
+    let prepared: PreparedConfig;
+    try {
+      prepared = await prepareConfig(load(), this.opts.serverName, this.opts.builtins, this.validator);
+    } catch (err) {
+      return this.applyFailed(what, err);
+    }
+    if (prepared.listen.href !== this.runtime.prepared.listen.href) {
+      this.opts.logger.warn({ msgId: 'CORE_LISTEN_UNCHANGED', listen: prepared.listen.href }, 'a new listen address takes effect at the next restart');
+    }
+    const previous = this.runtime;
+    await previous.hooks.unloadAll();
+    try {
+      this.runtime = await this.buildRuntime(prepared);
+    } catch (err) {
+      this.runtime = await this.buildRuntime(previous.prepared);
+      return this.applyFailed(what, err);
+    }
+    this.opts.logger.info({ msgId: 'CORE_CONFIG_APPLIED', source: what }, 'configuration applied');
+    return ok('Configuration successful.');
+  }
+
+  private applyFailed(what: string, err: unknown): Answer {
+    const lines = err instanceof ConfigError ? [...err.problems] : [err instanceof Error ? err.message : String(err)];
+    this.opts.logger.error({ msgId: 'CORE_CONFIG_REJECTED', source: what, problems: lines }, 'configuration rejected; the running configuration stays');
+    return errorAnswer(new CommandError('CONFIG_INVALID', lines, `${what} failed; the running configuration is unchanged: ${lines.join('; ')}`));
+  }
+
+  private builtinHost(faults: FaultTable | undefined): BuiltinHost {
+    const textLoader = (config: unknown) => () =>
+      loadConfigText(JSON.stringify(config), `${basename(this.opts.configFile)} (from command)`, this.runtime.prepared.loaded.source.dir, this.opts.env, this.validator);
+    return {
+      events: this.events,
+      faults,
+      version: () => this.opts.version,
+      status: () => {
+        const rt = this.runtime;
+        const now = this.opts.clock.monotonicMs();
+        const sections: Record<string, unknown> = {};
+        for (const [key, fn] of rt.status) sections[key] = fn();
+        return {
+          pid: this.opts.pid,
+          uptime: Math.floor((now - this.startedAtMs) / 1000),
+          reload: Math.floor((now - rt.loadedAtMs) / 1000),
+          server: rt.prepared.serverName,
+          url: this.selfUrl,
+          libraries: rt.hooks.names(),
+          ...sections,
+        };
+      },
+      configGet: () => {
+        const config = this.runtime.prepared.loaded.config;
+        return { ...(redactSecrets(config) as Record<string, unknown>), hash: configHash(config) };
+      },
+      configTest: async (config) => {
+        try {
+          await prepareConfig(textLoader(config)(), this.opts.serverName, this.opts.builtins, this.validator);
+          return ok('Configuration seems sane.');
+        } catch (err) {
+          return this.applyFailed('config-test', err);
+        }
+      },
+      configSet: (config) => this.apply(textLoader(config), 'config-set'),
+      configReload: () => this.apply(() => loadConfigFile(this.opts.configFile, this.opts.env, this.validator), 'config-reload'),
+      configWrite: (filename) => this.writeConfig(filename),
+      shutdown: (exitValue) => {
+        // Let the answer leave before the listener closes.
+        this.opts.clock.setTimer(10, () => this.opts.onShutdownRequested(exitValue));
+      },
+    };
+  }
+
+  private async writeConfig(filename: string | undefined): Promise<Answer> {
+    const dir = dirname(resolve(this.opts.configFile));
+    const target = resolve(dir, filename ?? basename(this.opts.configFile));
+    // Like Kea 2.6+, only inside the configuration's own directory: a remote caller must not be able
+    // to write arbitrary files.
+    if (dirname(target) !== dir) {
+      throw new CommandError('INVALID_ARGUMENTS', ['arguments.filename'], `arguments.filename: must name a file in ${dir}`);
+    }
+    const text = target.endsWith('.json') ? `${JSON.stringify(this.runtime.prepared.loaded.config, null, 2)}\n` : await yamlText(this.runtime.prepared.loaded.config);
+    const tmp = `${target}.tmp-${this.opts.pid}`;
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(tmp, text);
+    const fd = openSync(tmp, 'r');
+    fsyncSync(fd);
+    closeSync(fd);
+    renameSync(tmp, target);
+    return ok(`Configuration written to ${target} successfully`, { filename: target, size: Buffer.byteLength(text) });
+  }
+}
+
+/** The servers a file asks to be checked as: the one it names as "this", else every member, else one default. */
+async function membersToCheck(loaded: LoadedConfig, builtins: BuiltinLibraries): Promise<(string | undefined)[]> {
+  if (loaded.config.server.name !== undefined) return [undefined];
+  const { libs } = await resolveLibraries(loaded.config, loaded.source.dir, builtins);
+  const cluster = describeCluster(libs);
+  if (cluster.thisServer !== undefined || cluster.members.length === 0) return [undefined];
+  return cluster.members.map((m) => m.name);
+}
+
+async function yamlText(config: LivesetConfig): Promise<string> {
+  const YAML = (await import('yaml')).default;
+  return YAML.stringify(config);
+}
+
+function configHash(config: LivesetConfig): string {
+  return createHash('sha256').update(JSON.stringify(config)).digest('hex').toUpperCase();
+}

@@ -1,0 +1,211 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { randomUUID } from 'node:crypto';
+import { WebSocketServer, WebSocket } from 'ws';
+import type { Answer } from '../core/commands/answer.ts';
+import type { CommandRequest } from '../core/commands/command-registry.ts';
+import type { CommandContext, EventSink } from '../core/commands/command.ts';
+import type { EventBus } from '../core/events.ts';
+import type { Logger } from '../core/logger.ts';
+import type { BasicAuth } from './basic-auth.ts';
+import { readBody } from './http-body.ts';
+import { toKeaAnswer } from './answer-mapping.ts';
+import { KEA_BAD_REQUEST, parseKeaBody } from './kea-http/kea-codec.ts';
+import { handleJsonRpcText } from './jsonrpc/jsonrpc-codec.ts';
+
+export type Dispatch = (request: CommandRequest, ctx: Omit<CommandContext, 'logger'>) => Promise<Answer>;
+
+/** Settings the transport reads on every request; swapped atomically on config reload. */
+export interface TransportSettings {
+  readonly bodyLimit: number;
+  readonly services: readonly string[];
+  readonly http: boolean;
+  readonly websocket: boolean;
+  readonly auth?: BasicAuth;
+  /** True when fault injection drops requests coming from `peer`. */
+  readonly dropFrom?: (peer: string) => boolean;
+}
+
+export interface ControlServerOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly settings: () => TransportSettings;
+  /** WebSocket message limit; fixed for the life of the listener. */
+  readonly maxPayload: number;
+  readonly dispatch: Dispatch;
+  readonly events: EventBus;
+  readonly logger: Logger;
+}
+
+/** Real xapi sends exactly this; a `; charset` suffix makes the xen-api client fall back to XML-RPC. */
+const JSON_TYPE = 'application/json';
+export const PEER_HEADER = 'x-liveset-server';
+
+/**
+ * One node:http server carrying the three wire formats: Kea's control channel on POST /, JSON-RPC
+ * on POST /jsonrpc, and JSON-RPC over a WebSocket at /ws. The codecs are pure; this file only moves
+ * bytes, enforces limits and authentication, and tracks in-flight work for a graceful stop.
+ */
+export class ControlServer {
+  private readonly server: Server;
+  private readonly wss: WebSocketServer;
+  private inFlight = 0;
+  private drained: (() => void) | undefined;
+
+  constructor(private readonly opts: ControlServerOptions) {
+    this.server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
+      this.track(this.onRequest(req, res));
+    });
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxPayload });
+    this.server.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
+    this.server.on('clientError', (_err, socket) => {
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    });
+  }
+
+  async listen(): Promise<number> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.opts.port, this.opts.host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    const addr = this.server.address();
+    return typeof addr === 'object' && addr ? addr.port : this.opts.port;
+  }
+
+  /** Stops accepting, lets in-flight commands finish (up to graceMs), then closes everything. */
+  async close(graceMs: number): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeIdleConnections();
+    for (const ws of this.wss.clients) ws.close(1001, 'server shutting down');
+    if (this.inFlight > 0) {
+      await Promise.race([
+        new Promise<void>((resolve) => (this.drained = resolve)),
+        new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref()),
+      ]);
+    }
+    this.server.closeAllConnections();
+    for (const ws of this.wss.clients) ws.terminate();
+    this.wss.close();
+    await closed;
+  }
+
+  private track(work: Promise<void>): void {
+    this.inFlight++;
+    work
+      .catch((err: unknown) => this.opts.logger.error({ msgId: 'CORE_TRANSPORT_ERROR', err }, 'request handling failed'))
+      .finally(() => {
+        this.inFlight--;
+        if (this.inFlight === 0) this.drained?.();
+      });
+  }
+
+  private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const settings = this.opts.settings();
+    const peer = header(req, PEER_HEADER);
+    if (peer && settings.dropFrom?.(peer)) {
+      req.socket.destroy();
+      return;
+    }
+    const path = (req.url ?? '/').split('?')[0];
+    const kea = path === '/';
+    if (!settings.http || (!kea && path !== '/jsonrpc')) {
+      return send(res, 404, { result: 404, text: `Not Found: no control channel at ${path}` });
+    }
+    let user: string | undefined;
+    if (settings.auth) {
+      user = settings.auth.verify(req.headers.authorization);
+      if (!user) {
+        res.setHeader('WWW-Authenticate', `Basic realm="${settings.auth.realm}"`);
+        return send(res, 401, { result: 401, text: 'Unauthorized' });
+      }
+    }
+    const contentType = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
+    if (kea && (req.method !== 'POST' || contentType !== JSON_TYPE)) return send(res, 400, KEA_BAD_REQUEST);
+    if (!kea && req.method !== 'POST') {
+      res.setHeader('Allow', 'POST');
+      return send(res, 405, rpcError(-32600, 'Invalid Request', 'JSON-RPC requests must be sent with POST'));
+    }
+    if (!kea && contentType !== JSON_TYPE && contentType !== 'application/json-rpc') {
+      return send(res, 415, rpcError(-32700, 'Parse error', `Content-Type must be ${JSON_TYPE}`));
+    }
+    const body = await readBody(req, settings.bodyLimit);
+    if (!body.ok) {
+      if (body.reason === 'aborted') return;
+      const text = `request body exceeds the limit of ${settings.bodyLimit} bytes`;
+      res.setHeader('Connection', 'close');
+      res.on('finish', () => req.socket.destroy());
+      return send(res, 413, kea ? { result: 413, text } : rpcError(-32600, 'Invalid Request', text));
+    }
+    const base = { remoteAddress: req.socket.remoteAddress, ...(user ? { user } : {}) };
+    if (kea) {
+      const parsed = parseKeaBody(body.text, settings.services);
+      if (parsed.kind === 'bad-request') return send(res, 400, KEA_BAD_REQUEST);
+      if (parsed.kind === 'refused') return send(res, 200, [{ result: 1, text: parsed.text }]);
+      const answer = await this.opts.dispatch(parsed.request, { ...base, transport: 'kea-http', positional: false });
+      return send(res, 200, [toKeaAnswer(answer)]);
+    }
+    const reply = await handleJsonRpcText(body.text, (request, positional) =>
+      this.opts.dispatch(request, { ...base, transport: 'jsonrpc-http', positional }),
+    );
+    if (reply === undefined) {
+      res.writeHead(204).end();
+      return;
+    }
+    res.writeHead(200, { 'Content-Type': JSON_TYPE, 'Content-Length': Buffer.byteLength(reply) }).end(reply);
+  }
+
+  private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const settings = this.opts.settings();
+    const path = (req.url ?? '/').split('?')[0];
+    const refuse = (status: string) => {
+      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    };
+    if (!settings.websocket || path !== '/ws') return refuse('404 Not Found');
+    let user: string | undefined;
+    if (settings.auth) {
+      user = settings.auth.verify(req.headers.authorization);
+      if (!user) return refuse(`401 Unauthorized\r\nWWW-Authenticate: Basic realm="${settings.auth.realm}"`);
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.onWebSocket(ws, req, user));
+  }
+
+  private onWebSocket(ws: WebSocket, req: IncomingMessage, user: string | undefined): void {
+    const sink: EventSink = {
+      id: randomUUID(),
+      notify: (method, params) => {
+        if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ jsonrpc: '2.0', method, params }));
+      },
+    };
+    const ctx = { transport: 'jsonrpc-ws' as const, remoteAddress: req.socket.remoteAddress, sink, ...(user ? { user } : {}) };
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      if (isBinary) {
+        ws.send(JSON.stringify(rpcError(-32700, 'Parse error', 'send JSON-RPC as text frames')));
+        return;
+      }
+      this.track(
+        handleJsonRpcText(data.toString('utf8'), (request, positional) => this.opts.dispatch(request, { ...ctx, positional })).then((reply) => {
+          if (reply !== undefined && ws.readyState === WebSocket.OPEN) ws.send(reply);
+        }),
+      );
+    });
+    ws.on('close', () => this.opts.events.remove(sink.id));
+    ws.on('error', (err) => this.opts.logger.debug({ msgId: 'CORE_WS_ERROR', err }, 'websocket error'));
+  }
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function rpcError(code: number, message: string, data: string) {
+  return { jsonrpc: '2.0', id: null, error: { code, message, data } };
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'Content-Type': JSON_TYPE, 'Content-Length': Buffer.byteLength(text) }).end(text);
+}
