@@ -21,7 +21,7 @@ export function parseConfigText(text: string, file: string, dir: string): { valu
     }
   }
   const lineCounter = new LineCounter();
-  const doc: Document = YAML.parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const doc: Document = YAML.parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     throw new ConfigError(
       doc.errors.map((e) => {
