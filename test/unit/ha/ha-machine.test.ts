@@ -271,3 +271,19 @@ test('the transition output says how long the partner has been silent', () => {
   assert.ok(t !== undefined && t.type === 'transitioned' && t.to === 'partner-down');
   assert.equal(t.sinceHeartbeatMs, 5_100);
 });
+
+test('a heartbeat in flight across a maintenance cancel is ignored, on both sides', () => {
+  const cfg = config();
+  const a = { ...modelIn('partner-in-maintenance', 'in-maintenance'), previousState: 'load-balancing' as const };
+  const aCancelled = step(a, { type: 'maintenance-cancel', at: 10, partnerState: 'load-balancing' }, cfg).model;
+  const aLate = step(aCancelled, answered(20, 'in-maintenance'), cfg);
+  assert.equal(aLate.model.state, 'load-balancing');
+  assert.equal(aLate.model.partner.partnerState, 'load-balancing');
+  assert.deepEqual(aLate.model.heartbeat, { kind: 'armed', dueAt: 1020 });
+  const b = { ...modelIn('in-maintenance', 'partner-in-maintenance'), previousState: 'load-balancing' as const };
+  const bCancelled = step(b, { type: 'maintenance-notify', at: 10, cancel: true, partnerState: 'load-balancing' }, config({ me: 1 })).model;
+  const bLate = step(bCancelled, answered(20, 'partner-in-maintenance'), config({ me: 1 }));
+  assert.equal(bLate.model.state, 'load-balancing');
+  const next = step({ ...bLate.model, heartbeat: { kind: 'in-flight', rearm: true, syncCompleteNotified: false } }, answered(1100, 'partner-in-maintenance'), config({ me: 1 }));
+  assert.equal(next.model.state, 'in-maintenance', 'later answers count again');
+});

@@ -84,6 +84,10 @@ export function step(model: HaModel, input: HaInput, cfg: HaConfig): Step {
     }
     case 'heartbeat-answered': {
       const p = pass(model, cfg, at, 'heartbeat-complete');
+      if (model.heartbeat.kind === 'in-flight' && model.heartbeat.stale === true) {
+        heartbeatCompleted(p);
+        return done(p);
+      }
       const { type: _type, ...observation } = input;
       p.model = { ...p.model, partner: recordHeartbeat(p.model.partner, observation) };
       heartbeatCompleted(p);
@@ -158,12 +162,22 @@ export function step(model: HaModel, input: HaInput, cfg: HaConfig): Step {
       if (model.state !== 'partner-in-maintenance') return done(p);
       let partner = markUnavailable(model.partner, at);
       if (isPartnerState(input.partnerState)) partner = setPartnerState(partner, input.partnerState, at);
-      p.model = { ...model, partner };
+      p.model = { ...model, partner, heartbeat: staleIfInFlight(model) };
       enter(p, returnFromMaintenance(model, 'partner-in-maintenance'));
       run(p, 'once');
       return done(p);
     }
   }
+}
+
+/**
+ * A heartbeat in flight across a maintenance cancel would report the partner's maintenance state
+ * after both servers left it and pull them straight back in; its answer is ignored (a liveset
+ * guard against a race Kea leaves open).
+ */
+function staleIfInFlight(model: HaModel): HaModel['heartbeat'] {
+  const hb = model.heartbeat;
+  return hb.kind === 'in-flight' ? { ...hb, stale: true } : hb;
 }
 
 /** After maintenance, go back where we were, or to waiting if that was a maintenance state too. */
@@ -183,7 +197,7 @@ function maintenanceNotify(model: HaModel, input: Extract<HaInput, { type: 'main
   const p = pass(model, cfg, input.at, 'maintenance-cancel');
   if (model.state !== 'in-maintenance') return done(p);
   const ps = isPartnerState(input.partnerState) ? input.partnerState : 'unavailable';
-  p.model = { ...model, partner: setPartnerState(model.partner, ps, input.at) };
+  p.model = { ...model, partner: setPartnerState(model.partner, ps, input.at), heartbeat: staleIfInFlight(model) };
   enter(p, returnFromMaintenance(model, 'in-maintenance'));
   run(p, 'once');
   return done(p);

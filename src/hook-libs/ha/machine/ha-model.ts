@@ -12,7 +12,13 @@ import { initialCommunication } from '../partner/communication-state.ts';
 export type HeartbeatTimer =
   | { readonly kind: 'stopped' }
   | { readonly kind: 'armed'; readonly dueAt: Millis }
-  | { readonly kind: 'in-flight'; readonly rearm: boolean; readonly syncCompleteNotified: boolean };
+  | {
+      readonly kind: 'in-flight';
+      readonly rearm: boolean;
+      readonly syncCompleteNotified: boolean;
+      /** Sent before a maintenance cancel: its answer describes a partner that has moved on. */
+      readonly stale?: boolean;
+    };
 
 /** The whole state of one server's HA machine. Only `enter()` changes `state`. */
 export interface HaModel {
