@@ -24,9 +24,11 @@ export async function serveCli(argv: string[]): Promise<number> {
     process.stderr.write('usage: liveset serve -c FILE [--server NAME]\n');
     return 2;
   }
-  let logging: { level: LogLevel; format: string };
+  let logging: { level: LogLevel; format: string } = { level: 'info', format: 'auto' };
   try {
-    logging = loadConfigFile(values.config, process.env, new SchemaValidator()).config.logging;
+    // Only to set up logging; LivesetServer.start reports every problem of the file.
+    const loaded = loadConfigFile(values.config, process.env, new SchemaValidator(), true);
+    if (loaded.problems.length === 0) logging = loaded.config.logging;
   } catch (err) {
     return reportStartFailure(err);
   }

@@ -7,6 +7,8 @@ const addFormats = addFormatsModule.default;
 export interface SchemaProblem {
   readonly pointer: string;
   readonly message: string;
+  /** The problem is the key itself (an unknown key), so point at the key rather than its value. */
+  readonly atKey?: boolean;
 }
 
 /**
@@ -45,10 +47,12 @@ export function describeErrors(errors: readonly ErrorObject[]): SchemaProblem[] 
     if (e.keyword === 'anyOf' || e.keyword === 'oneOf' || e.keyword === 'if') continue;
     let pointer = e.instancePath;
     let message = e.message ?? 'is invalid';
+    let atKey = false;
     const p = e.params as Record<string, unknown>;
     if (e.keyword === 'additionalProperties') {
       pointer = `${pointer}/${String(p['additionalProperty'])}`;
       message = 'is not a known key';
+      atKey = true;
     } else if (e.keyword === 'required') {
       pointer = `${pointer}/${String(p['missingProperty'])}`;
       message = 'is required';
@@ -60,7 +64,7 @@ export function describeErrors(errors: readonly ErrorObject[]): SchemaProblem[] 
     const key = `${pointer} ${message}`;
     if (seen.has(key)) continue;
     seen.add(key);
-    out.push({ pointer, message });
+    out.push(atKey ? { pointer, message, atKey } : { pointer, message });
   }
   return out;
 }

@@ -78,7 +78,7 @@ export class LivesetServer {
    */
   static async check(file: string, serverName: string | undefined, env: ServerOptions['env'], builtins: BuiltinLibraries): Promise<PreparedConfig[]> {
     const validator = new SchemaValidator();
-    const loaded = loadConfigFile(file, env, validator);
+    const loaded = loadConfigFile(file, env, validator, true);
     const names = serverName !== undefined ? [serverName] : await membersToCheck(loaded, builtins);
     const results: PreparedConfig[] = [];
     const problems: string[] = [];
@@ -96,7 +96,7 @@ export class LivesetServer {
 
   static async start(opts: ServerOptions): Promise<LivesetServer> {
     const server = new LivesetServer(opts);
-    const loaded = loadConfigFile(opts.configFile, opts.env, server.validator);
+    const loaded = loadConfigFile(opts.configFile, opts.env, server.validator, true);
     const prepared = await prepareConfig(loaded, opts.serverName, opts.builtins, server.validator);
     server.selfUrl = prepared.listen.href;
     server.transport = new ControlServer({
@@ -240,7 +240,7 @@ export class LivesetServer {
 
   private builtinHost(faults: FaultTable | undefined): BuiltinHost {
     const textLoader = (config: unknown) => () =>
-      loadConfigText(JSON.stringify(config), `${basename(this.opts.configFile)} (from command)`, this.runtime.prepared.loaded.source.dir, this.opts.env, this.validator);
+      loadConfigText(JSON.stringify(config), `${basename(this.opts.configFile)} (from command)`, this.runtime.prepared.loaded.source.dir, this.opts.env, this.validator, true);
     return {
       events: this.events,
       faults,
@@ -273,7 +273,7 @@ export class LivesetServer {
         }
       },
       configSet: (config) => this.apply(textLoader(config), 'config-set'),
-      configReload: () => this.apply(() => loadConfigFile(this.opts.configFile, this.opts.env, this.validator), 'config-reload'),
+      configReload: () => this.apply(() => loadConfigFile(this.opts.configFile, this.opts.env, this.validator, true), 'config-reload'),
       configWrite: (filename) => this.writeConfig(filename),
       shutdown: (exitValue) => {
         // Let the answer leave before the listener closes.
@@ -304,7 +304,7 @@ export class LivesetServer {
 
 /** The servers a file asks to be checked as: the one it names as "this", else every member, else one default. */
 async function membersToCheck(loaded: LoadedConfig, builtins: BuiltinLibraries): Promise<(string | undefined)[]> {
-  if (loaded.config.server.name !== undefined) return [undefined];
+  if (loaded.problems.length > 0 || loaded.config.server.name !== undefined) return [undefined];
   const { libs } = await resolveLibraries(loaded.config, loaded.source.dir, builtins);
   const cluster = describeCluster(libs);
   if (cluster.thisServer !== undefined || cluster.members.length === 0) return [undefined];

@@ -137,7 +137,10 @@ export async function startLiveset(opts: StartOptions): Promise<LivesetProcess> 
     await waitFor(
       async () => {
         if (exitedEarly) throw new Error('exited');
-        return (await keaCommand(url, 'list-commands', undefined, { timeoutMs: 1000 })).result === 0;
+        // Any HTTP answer (even 401 from a server with authentication) means it is listening.
+        const res = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"command":"list-commands"}', signal: AbortSignal.timeout(1000) });
+        await res.arrayBuffer();
+        return true;
       },
       { timeoutMs: opts.readyTimeoutMs ?? 15_000, what: `${prepared.serverName} to answer` },
     ).catch((err: Error) => {

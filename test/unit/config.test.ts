@@ -28,7 +28,7 @@ test('every problem is reported at once, with file, line, column and path', () =
   const problems = problemsOf(['server:', '  body-limit: "big"', '  colour: blue', 'logging:', '  level: loud', 'hooks-libraries:', '  - parameters: {}'].join('\n'));
   assert.equal(problems.length, 4, problems.join('\n'));
   assert.ok(problems.includes('c.yaml:2:15: server.body-limit: must be integer'), problems.join('\n'));
-  assert.ok(problems.includes('c.yaml:3:11: server.colour: is not a known key'), problems.join('\n'));
+  assert.ok(problems.includes('c.yaml:3:3: server.colour: is not a known key'), problems.join('\n'));
   assert.ok(problems.some((p) => p.startsWith('c.yaml:5:10: logging.level: must be one of "trace"')), problems.join('\n'));
   assert.ok(problems.some((p) => /^c\.yaml:7:5: hooks-libraries\[0\]\.library: is required$/.test(p)), problems.join('\n'));
 });

@@ -1,4 +1,5 @@
 import type { LogLevel } from '../logger.ts';
+import type { SchemaProblem } from '../schema-validator.ts';
 
 /** The configuration after schema validation and defaults; spelled as in the file. */
 export interface LivesetConfig {
@@ -26,10 +27,13 @@ export interface ConfigSource {
   readonly file: string;
   readonly dir: string;
   /** 1-based line and column of the value at a JSON pointer, when the source has positions. */
-  locate(pointer: string): { line: number; col: number } | undefined;
+  locate(pointer: string, atKey?: boolean): { line: number; col: number } | undefined;
 }
 
 export interface LoadedConfig {
   readonly source: ConfigSource;
+  /** Valid and complete only when `problems` is empty. */
   readonly config: LivesetConfig;
+  /** Schema problems found, kept so that library problems can be reported alongside them. */
+  readonly problems: readonly SchemaProblem[];
 }

@@ -8,7 +8,7 @@ import configSchema from '../../../schemas/liveset.schema.json' with { type: 'js
 
 /** `file:line:col: path: message` — the form kea-dhcp4 -t and compilers use, so editors can jump to it. */
 export function formatProblem(source: ConfigSource, problem: SchemaProblem): string {
-  const pos = source.locate(problem.pointer);
+  const pos = source.locate(problem.pointer, problem.atKey);
   const where = pos ? `${source.file}:${pos.line}:${pos.col}` : source.file;
   const path = pointerToPath('', problem.pointer) || '(top level)';
   return `${where}: ${path}: ${problem.message}`;
@@ -16,9 +16,15 @@ export function formatProblem(source: ConfigSource, problem: SchemaProblem): str
 
 /**
  * Reads, parses, substitutes and validates a configuration against schemas/liveset.schema.json,
- * filling in defaults. Throws ConfigError listing every problem found.
+ * filling in defaults. Throws ConfigError listing every problem found, or with `deferSchemaProblems`
+ * returns them in `problems` (unparseable text always throws).
  */
-export function loadConfigFile(file: string, env: Readonly<Record<string, string | undefined>>, validator: SchemaValidator): LoadedConfig {
+export function loadConfigFile(
+  file: string,
+  env: Readonly<Record<string, string | undefined>>,
+  validator: SchemaValidator,
+  deferSchemaProblems = false,
+): LoadedConfig {
   const path = resolve(file);
   let text: string;
   try {
@@ -26,7 +32,7 @@ export function loadConfigFile(file: string, env: Readonly<Record<string, string
   } catch (err) {
     throw new ConfigError([`${file}: cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`]);
   }
-  return loadConfigText(text, file, dirname(path), env, validator);
+  return loadConfigText(text, file, dirname(path), env, validator, deferSchemaProblems);
 }
 
 export function loadConfigText(
@@ -35,6 +41,7 @@ export function loadConfigText(
   dir: string,
   env: Readonly<Record<string, string | undefined>>,
   validator: SchemaValidator,
+  deferSchemaProblems = false,
 ): LoadedConfig {
   const { value, source } = parseConfigText(text, file, dir);
   const substituted = substituteEnv(value, env);
@@ -44,6 +51,6 @@ export function loadConfigText(
     throw new ConfigError([`${file}: the configuration must be a mapping (object) at the top level`]);
   }
   problems.push(...validator.compile(configSchema as Record<string, unknown>)(config));
-  if (problems.length > 0) throw new ConfigError(problems.map((p) => formatProblem(source, p)));
-  return { source, config: config as LivesetConfig };
+  if (problems.length > 0 && !deferSchemaProblems) throw new ConfigError(problems.map((p) => formatProblem(source, p)));
+  return { source, config: config as LivesetConfig, problems };
 }

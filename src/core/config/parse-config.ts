@@ -1,4 +1,4 @@
-import YAML, { LineCounter, isNode, type Document } from 'yaml';
+import YAML, { LineCounter, isMap, isNode, isScalar, type Document } from 'yaml';
 import { ConfigError } from '../errors.ts';
 import type { ConfigSource } from './config-types.ts';
 import type { SchemaProblem } from '../schema-validator.ts';
@@ -34,8 +34,16 @@ export function parseConfigText(text: string, file: string, dir: string): { valu
   const source: ConfigSource = {
     file,
     dir,
-    locate(pointer) {
+    locate(pointer, atKey = false) {
       const path = pointer.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+      if (atKey && path.length > 0) {
+        const parent = path.length === 1 ? doc.contents : doc.getIn(path.slice(0, -1).map((p) => (/^\d+$/.test(p) ? Number(p) : p)), true);
+        const pair = isMap(parent) ? parent.items.find((it) => isScalar(it.key) && String(it.key.value) === path[path.length - 1]) : undefined;
+        if (pair && isNode(pair.key) && pair.key.range) {
+          const pos = lineCounter.linePos(pair.key.range[0]);
+          return { line: pos.line, col: pos.col };
+        }
+      }
       // Walk up until a node exists: a missing key is reported at its parent object.
       for (let n = path.length; n >= 0; n--) {
         const node = doc.getIn(path.slice(0, n).map((p) => (/^\d+$/.test(p) ? Number(p) : p)), true);

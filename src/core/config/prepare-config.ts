@@ -32,9 +32,16 @@ export async function prepareConfig(
   validator: SchemaValidator,
 ): Promise<PreparedConfig> {
   const { config, source } = loaded;
-  const problems: SchemaProblem[] = [];
-  const { libs, problems: resolveProblems } = await resolveLibraries(config, source.dir, builtins);
+  const problems: SchemaProblem[] = [...loaded.problems];
+  const entries: unknown = config['hooks-libraries'];
+  const librariesReadable = Array.isArray(entries) && entries.every((e) => typeof (e as { library?: unknown } | null)?.library === 'string');
+  const { libs, problems: resolveProblems } = librariesReadable ? await resolveLibraries(config, source.dir, builtins) : { libs: [], problems: [] };
   problems.push(...resolveProblems);
+  if (loaded.problems.length > 0) {
+    // The top level is broken, so nothing below can be trusted; still report the libraries' own problems.
+    problems.push(...checkLibraryParameters(libs, validator, serverNameOption));
+    throw new ConfigError(problems.map((p) => formatProblem(source, p)));
+  }
   const cluster = describeCluster(libs);
   problems.push(...cluster.problems);
   const serverName = serverNameOption ?? config.server.name ?? cluster.thisServer ?? (cluster.members.length === 0 ? 'liveset' : undefined);
