@@ -54,6 +54,9 @@ export class PoolTimers {
     const svc = this.svc;
     if (svc.acting() !== 'master') return;
     const at = svc.handle.clock.monotonicMs();
+    // Published only once the change is durable and applied, so a subscriber that reads the
+    // record on hearing the event sees it not live.
+    const died: { ref: string; name: string }[] = [];
     try {
       await svc.transact((db) => {
         const r = sweep(db, svc.liveness, svc.myRef, at, svc.cfg.assumedDeadMs);
@@ -61,10 +64,11 @@ export class PoolTimers {
         for (const ref of r.died) {
           const name = db.tables.host[ref]?.name_label ?? ref;
           svc.log.warn({ msgId: 'POOL_HOST_NOT_LIVE', host: name, ref }, `host ${name} missed heartbeats for ${svc.cfg.assumedDeadMs} ms: not live`);
-          svc.handle.publish('pool-host-live', { host: ref, name_label: name, live: false });
+          died.push({ ref, name });
         }
         return r.changes;
       });
+      for (const d of died) svc.handle.publish('pool-host-live', { host: d.ref, name_label: d.name, live: false });
     } catch (err) {
       svc.log.error({ msgId: 'POOL_SWEEP_FAILED', err }, 'liveness sweep failed');
     }
