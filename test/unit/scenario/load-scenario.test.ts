@@ -91,7 +91,7 @@ steps:
       '7:5: steps[1]: a step has exactly one action, this one has kill and sleep',
       '9:17: steps[2].wait-until.match: is required',
       "10:58: steps[3].send.arguments.a: \${server9.url}: unknown server 'server9'",
-      '11:12: steps[3].expct: is not a known key',
+      '11:5: steps[3].expct: is not a known key',
       '12:50: steps[4].send.params: `params` are for via xenapi; via kea takes `arguments`',
     ]);
   });
