@@ -9,8 +9,8 @@ export type Liveset = Awaited<ReturnType<typeof startLiveset>>;
 /** Short timers so the tests run in seconds (xapi's are 30 s / 600 s). */
 export const TIMERS = {
   'heartbeat-interval': 100,
-  'assumed-dead-interval': 1000,
-  'forward-timeout': 800,
+  'assumed-dead-interval': 2000,
+  'forward-timeout': 1000,
   'proposal-timeout': 4000,
   'database-sync-interval': 200,
 };

@@ -89,7 +89,9 @@ export class PoolTimers {
     if (!master || svc.local.role.kind !== 'slave') return;
     const stuff: Record<string, string> = { time: (svc.wallMs() / 1000).toFixed(3) };
     if (shuttingDown) stuff['shutting-down'] = 'true';
-    const timeout = Math.min(svc.cfg.forwardTimeoutMs, Math.max(svc.cfg.heartbeatIntervalMs, 200));
+    // Heartbeats never overlap (the next is scheduled when this one ends), so a busy master may
+    // take up to the forward timeout to answer without the heartbeat being lost.
+    const timeout = Math.max(svc.cfg.forwardTimeoutMs, svc.cfg.heartbeatIntervalMs);
     try {
       const reply = (await svc.callHost(master, 'host.tickle_heartbeat', { host: svc.myRef, stuff }, timeout)) as Record<string, string>;
       if (!shuttingDown) await this.maybeSync(master, Number(reply['generation'] ?? NaN));
