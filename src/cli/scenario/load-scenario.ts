@@ -314,7 +314,7 @@ export function describeAction(a: Action): string {
     case 'heal':
       return `heal ${a.servers === 'all' ? 'all' : a.servers.join(', ')}`;
     case 'sleep':
-      return `sleep ${a.ms}ms`;
+      return `sleep ${a.ms >= 1000 && a.ms % 1000 === 0 ? `${a.ms / 1000}s` : `${a.ms}ms`}`;
     default:
       return `${a.kind} ${a.servers.join(', ')}`;
   }

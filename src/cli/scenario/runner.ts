@@ -88,6 +88,13 @@ export async function runScenario(scenario: Scenario, cluster: ClusterFile | und
   let configCopy: string | undefined;
   let setupError: string | undefined;
   let failed = false;
+  // Taken when something fails, before the servers are stopped, so the lines show the failure
+  // rather than the shutdown.
+  let logsAtFailure: Record<string, readonly string[]> | undefined;
+  const logLines = opts.logLines ?? 20;
+  const captureLogs = () => {
+    logsAtFailure ??= Object.fromEntries([...managed.values()].map((s) => [s.name, s.lastLines(logLines)]));
+  };
 
   try {
     if (cluster !== undefined) {
@@ -111,6 +118,7 @@ export async function runScenario(scenario: Scenario, cluster: ClusterFile | und
     } catch (err) {
       setupError = `starting the cluster: ${(err as Error).message}`;
       failed = true;
+      captureLogs();
     }
 
     for (const step of scenario.steps) {
@@ -127,11 +135,15 @@ export async function runScenario(scenario: Scenario, cluster: ClusterFile | und
       if (opts.signal.aborted && result.status === 'failed') Object.assign(result, { message: `interrupted: ${result.message ?? ''}` });
       results.push(result);
       opts.onStep?.(result);
-      if (result.status === 'failed') failed = true;
+      if (result.status === 'failed') {
+        failed = true;
+        captureLogs();
+      }
     }
   } catch (err) {
     setupError = (err as Error).message;
     failed = true;
+    captureLogs();
   } finally {
     for (const feed of feeds.values()) feed.detach();
     await Promise.all(
@@ -141,8 +153,7 @@ export async function runScenario(scenario: Scenario, cluster: ClusterFile | und
     await rm(runDir, { recursive: true, force: true });
   }
 
-  const logLines = opts.logLines ?? 20;
-  const logs = failed ? Object.fromEntries([...managed.values()].map((s) => [s.name, s.lastLines(logLines)])) : {};
+  const logs = logsAtFailure ?? {};
   return {
     file: scenario.file,
     name: scenario.name,
