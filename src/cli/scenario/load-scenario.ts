@@ -6,9 +6,13 @@ import { formatProblem } from '../../core/config/load-config.ts';
 import type { ConfigSource } from '../../core/config/config-types.ts';
 import { SchemaValidator, type SchemaProblem } from '../../core/schema-validator.ts';
 import type { ClusterMember } from '../../core/hooks/hook-library.ts';
-import type { Action, CutDirection, JsonObject, Request, Scenario, Step, Via } from './scenario-types.ts';
+import type { JsonObject, Scenario, Step } from './scenario-types.ts';
+import { ACTIONS, buildAction, describeAction, type Ctx } from './build-action.ts';
+import { parseDuration } from './duration.ts';
 import { variableNames } from './variables.ts';
 import scenarioSchema from '../../../schemas/scenario.schema.json' with { type: 'json' };
+
+export { parseDuration, describeAction };
 
 /** Every problem of a scenario file, one line each: `file:line:col: path: message`. */
 export class ScenarioError extends Error {
@@ -18,20 +22,8 @@ export class ScenarioError extends Error {
   }
 }
 
-const ACTIONS = ['send', 'wait-until', 'expect-event', 'kill', 'stop', 'start', 'restart', 'partition', 'heal', 'sleep'] as const;
 const DEFAULT_STEP_TIMEOUT_MS = 10_000;
 const DEFAULT_STARTUP_TIMEOUT_MS = 20_000;
-const DEFAULT_POLL_INTERVAL_MS = 100;
-
-/** `500ms`, `2s`, `1.5m` or a number of milliseconds. */
-export function parseDuration(value: unknown, fallback: number): number {
-  if (typeof value === 'number') return value;
-  if (typeof value !== 'string') return fallback;
-  const m = /^([0-9]+(?:\.[0-9]+)?)(ms|s|m)$/.exec(value);
-  if (m === null) return fallback;
-  const n = Number(m[1]);
-  return Math.round(m[2] === 'ms' ? n : m[2] === 's' ? n * 1000 : n * 60_000);
-}
 
 /** Replaces the schema's regular expressions in messages with words. */
 function friendlier(p: SchemaProblem): SchemaProblem {
@@ -40,8 +32,6 @@ function friendlier(p: SchemaProblem): SchemaProblem {
   }
   return p;
 }
-
-const asList = (v: unknown): string[] => (Array.isArray(v) ? (v as string[]) : [v as string]);
 
 let validator: SchemaValidator | undefined;
 
@@ -184,12 +174,6 @@ export async function loadScenario(
   };
 }
 
-interface Ctx {
-  readonly problems: SchemaProblem[];
-  readonly known: readonly string[];
-  readonly variables: Record<string, string>;
-}
-
 /** `${server1.url}`, `${vars.NAME}`, `${env.NAME}`: checked here so a typo fails before anything starts. */
 function checkVariable(name: string, pointer: string, ctx: Ctx): void {
   const [head, field, ...rest] = name.split('.');
@@ -204,118 +188,3 @@ function checkVariable(name: string, pointer: string, ctx: Ctx): void {
   if (!['url', 'name', 'port'].includes(field)) bad(`a server has url, name and port, not '${field}'`);
 }
 
-function request(raw: JsonObject, pointer: string, ctx: Ctx, checkServer: (n: string, p: string) => void): Request {
-  const via = (raw['via'] as Via | undefined) ?? 'kea';
-  checkServer(raw['server'] as string, `${pointer}/server`);
-  if (via === 'xenapi' && raw['arguments'] !== undefined) {
-    ctx.problems.push({ pointer: `${pointer}/arguments`, message: 'via xenapi takes positional `params`, not `arguments`' });
-  }
-  if (via !== 'xenapi' && raw['params'] !== undefined) {
-    ctx.problems.push({ pointer: `${pointer}/params`, message: `\`params\` are for via xenapi; via ${via} takes \`arguments\`` });
-  }
-  return {
-    server: raw['server'] as string,
-    command: raw['command'] as string,
-    via,
-    ...(raw['arguments'] === undefined ? {} : { arguments: raw['arguments'] as JsonObject }),
-    ...(raw['params'] === undefined ? {} : { params: raw['params'] as unknown[] }),
-  };
-}
-
-function buildAction(
-  kind: (typeof ACTIONS)[number],
-  step: JsonObject,
-  pointer: string,
-  checkServer: (n: string, p: string, managedOnly?: boolean) => void,
-  ctx: Ctx,
-): Action | undefined {
-  const body = step[kind];
-  switch (kind) {
-    case 'send':
-      return {
-        kind,
-        request: request(body as JsonObject, pointer, ctx, checkServer),
-        ...(step['expect'] === undefined ? {} : { expect: step['expect'] as JsonObject }),
-        ...(step['save'] === undefined ? {} : { save: step['save'] as Record<string, string> }),
-      };
-    case 'wait-until': {
-      const b = body as JsonObject;
-      return {
-        kind,
-        request: request(b, pointer, ctx, checkServer),
-        match: b['match'] as JsonObject,
-        intervalMs: parseDuration(b['interval'], DEFAULT_POLL_INTERVAL_MS),
-      };
-    }
-    case 'expect-event': {
-      const b = body as JsonObject;
-      checkServer(b['server'] as string, `${pointer}/server`);
-      return { kind, server: b['server'] as string, event: b['event'] as string, ...(b['match'] === undefined ? {} : { match: b['match'] as JsonObject }) };
-    }
-    case 'kill':
-    case 'stop':
-    case 'start':
-    case 'restart': {
-      const servers = asList(body);
-      servers.forEach((n, i) => checkServer(n, Array.isArray(body) ? `${pointer}/${i}` : pointer, true));
-      return { kind, servers };
-    }
-    case 'partition':
-      return partition(body as JsonObject, pointer, checkServer, ctx);
-    case 'heal': {
-      if (body === 'all') return { kind, servers: 'all' };
-      const servers = body as string[];
-      servers.forEach((n, i) => checkServer(n, `${pointer}/${i}`));
-      return { kind, servers };
-    }
-    case 'sleep':
-      return { kind, ms: parseDuration(body, 0) };
-  }
-}
-
-function partition(b: JsonObject, pointer: string, checkServer: (n: string, p: string) => void, ctx: Ctx): Action | undefined {
-  const groups = b['groups'] as string[][] | undefined;
-  if (groups !== undefined) {
-    if (b['server'] !== undefined || b['peers'] !== undefined || b['direction'] !== undefined) {
-      ctx.problems.push({ pointer, message: 'use either `groups` or `server` + `peers` (+ `direction`), not both' });
-      return undefined;
-    }
-    groups.forEach((g, gi) => g.forEach((n, i) => checkServer(n, `${pointer}/groups/${gi}/${i}`)));
-    const cuts = groups.flatMap((g, gi) => {
-      const others = groups.flatMap((o, oi) => (oi === gi ? [] : o));
-      return g.map((server) => ({ server, peers: others, direction: 'both' as CutDirection }));
-    });
-    return { kind: 'partition', cuts, groups };
-  }
-  if (b['server'] === undefined || b['peers'] === undefined) {
-    ctx.problems.push({ pointer, message: 'needs `groups`, or `server` and `peers`' });
-    return undefined;
-  }
-  checkServer(b['server'] as string, `${pointer}/server`);
-  (b['peers'] as string[]).forEach((n, i) => checkServer(n, `${pointer}/peers/${i}`));
-  return {
-    kind: 'partition',
-    cuts: [{ server: b['server'] as string, peers: b['peers'] as string[], direction: (b['direction'] as CutDirection | undefined) ?? 'both' }],
-  };
-}
-
-/** The default name of a step, shown when the file gives none. */
-export function describeAction(a: Action): string {
-  switch (a.kind) {
-    case 'send':
-      return `send ${a.request.command} to ${a.request.server} (${a.request.via})`;
-    case 'wait-until':
-      return `wait until ${a.request.command} on ${a.request.server} matches`;
-    case 'expect-event':
-      return `expect event ${a.event} from ${a.server}`;
-    case 'partition':
-      if (a.groups !== undefined) return `partition ${a.groups.map((g) => g.join('+')).join(' | ')}`;
-      return `partition ${a.cuts.map((c) => `${c.server}${c.direction === 'both' ? '<-x->' : c.direction === 'in' ? '<-x-' : '-x->'}${c.peers.join(',')}`).join(' ')}`;
-    case 'heal':
-      return `heal ${a.servers === 'all' ? 'all' : a.servers.join(', ')}`;
-    case 'sleep':
-      return `sleep ${a.ms >= 1000 && a.ms % 1000 === 0 ? `${a.ms / 1000}s` : `${a.ms}ms`}`;
-    default:
-      return `${a.kind} ${a.servers.join(', ')}`;
-  }
-}
