@@ -11,7 +11,7 @@ export const TIMERS = {
   'heartbeat-interval': 100,
   'assumed-dead-interval': 2000,
   'forward-timeout': 1000,
-  'proposal-timeout': 4000,
+  'proposal-timeout': 7000,
   'database-sync-interval': 200,
 };
 
