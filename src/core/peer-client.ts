@@ -1,12 +1,12 @@
 import type { Answer } from './commands/answer.ts';
 import { PeerUnreachableError, type PeerAddress } from './hooks/hook-library.ts';
 import type { FaultTable } from './faults.ts';
+import { PEER_HEADER } from '../transports/control-server.ts';
 
-/** Header a liveset server puts on its calls to peers, so the peer's fault injection can drop them. */
-export const PEER_HEADER = 'X-Liveset-Server';
 
 /**
- * Sends one command to a peer over its Kea control channel and returns the first answer. Uses
+ * Sends one command to a peer over its Kea control channel and returns the first answer, with the
+ * error name and params the peer adds for liveset callers (see toKeaAnswer). Uses
  * fetch's pooled keep-alive connections, so a heartbeat every 100 ms costs no TCP handshake.
  */
 export async function callPeer(

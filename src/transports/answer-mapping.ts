@@ -3,16 +3,21 @@ import type { Answer } from '../core/commands/answer.ts';
 /**
  * The one place that maps answers onto each wire format.
  *
- * Kea: the answer itself, without the error name/params (Kea clients read `result` and `text`).
+ * Kea: the answer itself; Kea clients read `result` and `text`, so the error name and params are
+ * added only for callers that ask (other liveset servers, which need e.g. HOST_IS_SLAVE's address).
  * JSON-RPC: success → `result` = the answer's arguments, else its text, else "" (XenAPI's void);
  * an unknown method → -32601 and invalid params → -32602 (JSON-RPC's own codes); every other
  * failure is a domain error in XenAPI's form `{code: 1, message: NAME, data: [params]}`, which
  * the xen-api client turns into an XapiError with `code` and `params`.
  */
-export function toKeaAnswer(answer: Answer): Record<string, unknown> {
+export function toKeaAnswer(answer: Answer, withErrorDetail = false): Record<string, unknown> {
   const out: Record<string, unknown> = { result: answer.result };
   if (answer.text !== undefined) out['text'] = answer.text;
   if (answer.arguments !== undefined) out['arguments'] = answer.arguments;
+  if (withErrorDetail && answer.error !== undefined) {
+    out['error'] = answer.error;
+    out['params'] = answer.params ?? [];
+  }
   return out;
 }
 

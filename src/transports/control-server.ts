@@ -39,7 +39,10 @@ export interface ControlServerOptions {
 
 /** Real xapi sends exactly this; a `; charset` suffix makes the xen-api client fall back to XML-RPC. */
 const JSON_TYPE = 'application/json';
+/** Header a liveset server puts on its calls to peers: names the caller for fault injection and asks for error detail. */
 export const PEER_HEADER = 'x-liveset-server';
+/** A Kea-channel caller that wants error names and params on failures (liveset peers always get them). */
+export const ERROR_DETAIL_HEADER = 'x-liveset-error-detail';
 
 /**
  * One node:http server carrying the three wire formats: Kea's control channel on POST /, JSON-RPC
@@ -145,7 +148,7 @@ export class ControlServer {
       if (parsed.kind === 'bad-request') return send(res, 400, KEA_BAD_REQUEST);
       if (parsed.kind === 'refused') return send(res, 200, [{ result: 1, text: parsed.text }]);
       const answer = await this.opts.dispatch(parsed.request, { ...base, transport: 'kea-http', positional: false });
-      return send(res, 200, [toKeaAnswer(answer)]);
+      return send(res, 200, [toKeaAnswer(answer, peer !== undefined || header(req, ERROR_DETAIL_HEADER) === '1')]);
     }
     const reply = await handleJsonRpcText(body.text, (request, positional) =>
       this.opts.dispatch(request, { ...base, transport: 'jsonrpc-http', positional }),

@@ -27,13 +27,24 @@ export interface KeaAnswer {
   result: number;
   text?: string;
   arguments?: any;
+  /** Present on failures when requested with `errorDetail`. */
+  error?: string;
+  params?: string[];
 }
 
-/** Sends one Kea control-channel command and returns the first answer. */
-export async function keaCommand(url: string, command: string, args?: unknown, opts: { timeoutMs?: number; headers?: Record<string, string> } = {}): Promise<KeaAnswer> {
+/**
+ * Sends one Kea control-channel command and returns the first answer. `errorDetail` asks for the
+ * error name and params on failures (header X-Liveset-Error-Detail), as liveset peers do.
+ */
+export async function keaCommand(
+  url: string,
+  command: string,
+  args?: unknown,
+  opts: { timeoutMs?: number; headers?: Record<string, string>; errorDetail?: boolean } = {},
+): Promise<KeaAnswer> {
   const res = await fetch(new URL('/', url), {
     method: 'POST',
-    headers: { 'Content-Type': 'application/json', ...opts.headers },
+    headers: { 'Content-Type': 'application/json', ...(opts.errorDetail ? { 'X-Liveset-Error-Detail': '1' } : {}), ...opts.headers },
     body: JSON.stringify(args === undefined ? { command } : { command, arguments: args }),
     signal: AbortSignal.timeout(opts.timeoutMs ?? 10_000),
   });

@@ -52,13 +52,13 @@ export async function startPool(opts: { faults?: boolean; timers?: Partial<typeo
     names, hosts, urls, config,
     url: (n) => urls.get(n) as string,
     async refs(master) {
-      const a = await keaCommand(cluster.url(master), 'host.get_all_records');
+      const a = await kea(cluster.url(master), 'host.get_all_records');
       assert.equal(a.result, 0, `host.get_all_records on ${master}: ${a.text}`);
       return Object.fromEntries(Object.entries(a.arguments as Record<string, { name_label: string }>).map(([ref, h]) => [h.name_label, ref]));
     },
     async status(n) {
       try {
-        const a = await keaCommand(cluster.url(n), 'host.local_status');
+        const a = await kea(cluster.url(n), 'host.local_status');
         return a.result === 0 ? (a.arguments as Record<string, unknown>) : undefined;
       } catch {
         return undefined;
@@ -80,8 +80,8 @@ export async function startPool(opts: { faults?: boolean; timers?: Partial<typeo
 
 /** live flags by host name, as the master `at` sees them. */
 export async function liveness(cluster: PoolCluster, at: string): Promise<Record<string, boolean>> {
-  const hosts = await keaCommand(cluster.url(at), 'host.get_all_records');
-  const metrics = await keaCommand(cluster.url(at), 'host_metrics.get_all_records');
+  const hosts = await kea(cluster.url(at), 'host.get_all_records');
+  const metrics = await kea(cluster.url(at), 'host_metrics.get_all_records');
   const m = metrics.arguments as Record<string, { live: boolean }>;
   return Object.fromEntries(Object.values(hosts.arguments as Record<string, { name_label: string; metrics: string }>)
     .map((h) => [h.name_label, m[h.metrics]?.live === true]));
@@ -92,9 +92,13 @@ export async function allLive(cluster: PoolCluster, master = 'host1'): Promise<v
 }
 
 /** Error name of a failed Kea answer from this library (arguments carry {error, params}). */
-export function errorOf(a: { result: number; arguments?: unknown }): { error?: string; params?: string[] } {
-  return a.result === 0 ? {} : ((a.arguments ?? {}) as { error?: string; params?: string[] });
+/** The XenAPI error of a failed Kea answer fetched with `errorDetail` (see `kea` below). */
+export function errorOf(a: { result: number; error?: string; params?: string[] }): { error?: string; params?: string[] } {
+  return a.result === 0 ? {} : { error: a.error, params: a.params };
 }
+
+/** A Kea-channel command that asks for the error name and params on failures, as liveset peers do. */
+export const kea = (url: string, command: string, args?: unknown) => keaCommand(url, command, args, { errorDetail: true });
 
 /**
  * Polls every host's own view until stopped and records each moment two hosts acted as master.

@@ -1,7 +1,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { keaCommand, waitFor } from '../helpers/liveset.ts';
-import { TIMERS, allLive, convergence, errorOf, startPool, watchMasters, type PoolCluster } from './pool-helpers.ts';
+import { waitFor } from '../helpers/liveset.ts';
+import { TIMERS, allLive, kea, convergence, errorOf, startPool, watchMasters, type PoolCluster } from './pool-helpers.ts';
 
 /** A fresh three-host pool for one test, stopped when that test ends. */
 async function pool(t: TestContext): Promise<PoolCluster> {
@@ -16,17 +16,17 @@ const addressOf = (c: PoolCluster, name: string) => new URL(c.url(name)).host;
 test('designate_new_master commits on every host; the old master becomes a slave and the records move', async (t) => {
   const c = await pool(t);
   const refs = await c.refs('host1');
-  const vm = (await keaCommand(c.url('host1'), 'VM.create', { args: { name_label: 'kept', memory_static_max: 1 } })).arguments;
+  const vm = (await kea(c.url('host1'), 'VM.create', { args: { name_label: 'kept', memory_static_max: 1 } })).arguments;
   const watch = watchMasters(c);
-  const a = await keaCommand(c.url('host1'), 'pool.designate_new_master', { host: refs['host2'] });
+  const a = await kea(c.url('host1'), 'pool.designate_new_master', { host: refs['host2'] });
   assert.equal(a.result, 0, a.text);
   assert.equal(await convergence(c), 'host2');
   for (const n of c.names) assert.equal((await c.status(n))?.['master_address'], addressOf(c, 'host2'), n);
   assert.deepEqual(await watch.stop(), [], 'never two masters');
-  assert.deepEqual((await keaCommand(c.url('host2'), 'VM.get_all')).arguments, [vm]);
-  const pools = (await keaCommand(c.url('host2'), 'pool.get_all_records')).arguments as Record<string, { master: string }>;
+  assert.deepEqual((await kea(c.url('host2'), 'VM.get_all')).arguments, [vm]);
+  const pools = (await kea(c.url('host2'), 'pool.get_all_records')).arguments as Record<string, { master: string }>;
   assert.equal(Object.values(pools)[0]?.master, refs['host2']);
-  assert.deepEqual(errorOf(await keaCommand(c.url('host1'), 'VM.get_all')), { error: 'HOST_IS_SLAVE', params: [addressOf(c, 'host2')] });
+  assert.deepEqual(errorOf(await kea(c.url('host1'), 'VM.get_all')), { error: 'HOST_IS_SLAVE', params: [addressOf(c, 'host2')] });
   await allLive(c, 'host2');
 });
 
@@ -34,16 +34,16 @@ test('a refused proposal aborts the change on every host and the old master carr
   const c = await pool(t);
   const refs = await c.refs('host1');
   // host3 has promised itself to host1 (a pending proposal of another change)
-  assert.equal((await keaCommand(c.url('host3'), 'host.propose_new_master', { address: addressOf(c, 'host1'), manual: true })).result, 0);
-  const a = await keaCommand(c.url('host1'), 'pool.designate_new_master', { host: refs['host2'] });
+  assert.equal((await kea(c.url('host3'), 'host.propose_new_master', { address: addressOf(c, 'host1'), manual: true })).result, 0);
+  const a = await kea(c.url('host1'), 'pool.designate_new_master', { host: refs['host2'] });
   const e = errorOf(a);
   assert.equal(e.error, 'HA_ABORT_NEW_MASTER');
   assert.match(String(e.params?.[0]), /^Already agreed to commit host address '127\.0\.0\.1:\d+' at .* secs ago\)$/);
   for (const n of ['host1', 'host2']) assert.equal((await c.status(n))?.['proposal'], undefined, `${n} was told to abort`);
   assert.equal((await c.status('host1'))?.['role'], 'master');
   assert.equal((await c.status('host2'))?.['role'], 'slave');
-  assert.equal((await keaCommand(c.url('host1'), 'VM.create', { args: { name_label: 'still', memory_static_max: 1 } })).result, 0);
-  assert.equal((await keaCommand(c.url('host3'), 'host.abort_new_master', { address: addressOf(c, 'host1') })).result, 0);
+  assert.equal((await kea(c.url('host1'), 'VM.create', { args: { name_label: 'still', memory_static_max: 1 } })).result, 0);
+  assert.equal((await kea(c.url('host3'), 'host.abort_new_master', { address: addressOf(c, 'host1') })).result, 0);
 });
 
 /** Pauses `victim` at `point`, starts a change to host2, kills the victim there, and brings it back. */
@@ -51,9 +51,9 @@ async function crashDuringChange(t: TestContext, victim: string, point: string, 
   const c = await pool(t);
   const refs = await c.refs('host1');
   const watch = watchMasters(c);
-  assert.equal((await keaCommand(c.url(victim), 'host.set_fault_point', { point, delay: 20_000 })).result, 0);
+  assert.equal((await kea(c.url(victim), 'host.set_fault_point', { point, delay: 20_000 })).result, 0);
   // The caller may lose its connection when the victim is the host it called.
-  const answer = keaCommand(c.url('host1'), 'pool.designate_new_master', { host: refs['host2'] })
+  const answer = kea(c.url('host1'), 'pool.designate_new_master', { host: refs['host2'] })
     .catch((err: unknown) => ({ result: -1, text: String(err), arguments: undefined }));
   await waitFor(async () => (await c.status(victim))?.['fault_waiting'] === point, { timeoutMs: 10_000 });
   await c.hosts.get(victim)?.kill();
@@ -108,18 +108,18 @@ test('crash: the old master killed after promising; the change aborts and it is 
 
 test('emergency_transition_to_master on a slave, then recover_slaves', async (t) => {
   const c = await pool(t);
-  const vm = (await keaCommand(c.url('host1'), 'VM.create', { args: { name_label: 'backed-up', memory_static_max: 1 } })).arguments as string;
+  const vm = (await kea(c.url('host1'), 'VM.create', { args: { name_label: 'backed-up', memory_static_max: 1 } })).arguments as string;
   const generation = (await c.status('host1'))?.['generation'] as number;
   // the slave's backup copy of the database catches up within the sync interval
   await waitFor(async () => ((await c.status('host2'))?.['generation'] as number) >= generation, { timeoutMs: 5000 });
   await c.hosts.get('host1')?.kill();
-  assert.equal((await keaCommand(c.url('host2'), 'pool.emergency_transition_to_master')).result, 0);
-  const recovered = await keaCommand(c.url('host2'), 'pool.recover_slaves');
+  assert.equal((await kea(c.url('host2'), 'pool.emergency_transition_to_master')).result, 0);
+  const recovered = await kea(c.url('host2'), 'pool.recover_slaves');
   assert.equal((recovered.arguments as string[]).length, 1);
   assert.equal((await c.status('host3'))?.['master_address'], addressOf(c, 'host2'));
-  assert.deepEqual((await keaCommand(c.url('host2'), 'VM.get_all')).arguments, [vm]);
+  assert.deepEqual((await kea(c.url('host2'), 'VM.get_all')).arguments, [vm]);
   await c.hosts.get('host1')?.restart();
   // host1 restarts believing it is master; recover_slaves again brings it in
-  assert.equal(((await keaCommand(c.url('host2'), 'pool.recover_slaves')).arguments as string[]).length, 2);
+  assert.equal(((await kea(c.url('host2'), 'pool.recover_slaves')).arguments as string[]).length, 2);
   assert.equal(await convergence(c), 'host2');
 });

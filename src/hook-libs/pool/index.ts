@@ -1,6 +1,5 @@
 import { HOOKS_API_VERSION, type HookLibrary, type LibraryHandle } from '../../core/hooks/hook-library.ts';
 import schema from '../../../schemas/libraries/pool.schema.json' with { type: 'json' };
-import { withErrorDetail } from './commands/guard.ts';
 import { hostCommands, localStatus } from './commands/host-commands.ts';
 import { poolCommands } from './commands/pool-commands.ts';
 import { recordCommands } from './commands/record-commands.ts';
@@ -23,7 +22,7 @@ export function buildPool(handle: LibraryHandle): PoolService {
     ...vmCommands(svc),
   ];
   for (const c of commands) {
-    handle.registerCommand({ name: c.name, handler: withErrorDetail(c.handler) });
+    handle.registerCommand({ name: c.name, handler: c.handler });
     names.push(c.name);
   }
   handle.registerStatus('pool', () => localStatus(svc));

@@ -1,5 +1,8 @@
 import { systemClock } from '../../../src/core/clock.ts';
 import type { Answer } from '../../../src/core/commands/answer.ts';
+import { errorAnswer } from '../../../src/core/commands/error-answer.ts';
+import { CommandError } from '../../../src/core/errors.ts';
+import { toKeaAnswer } from '../../../src/transports/answer-mapping.ts';
 import type { CommandContext, CommandHandler } from '../../../src/core/commands/command.ts';
 import { PeerUnreachableError, type LibraryHandle } from '../../../src/core/hooks/hook-library.ts';
 import { silentLogger } from '../../../src/core/logger.ts';
@@ -44,9 +47,18 @@ export class SimPool {
         const expired = new Promise<never>((_, reject) => {
           timer = setTimeout(() => reject(new PeerUnreachableError(peer.name, `no answer within ${timeoutMs} ms`)), timeoutMs);
         });
-        const a = await Promise.race([h(args ?? {}, this.ctx()), expired]).finally(() => clearTimeout(timer));
+        const run = async (): Promise<Answer> => {
+          try {
+            return await h(args ?? {}, this.ctx());
+          } catch (err) {
+            if (err instanceof CommandError) return errorAnswer(err);
+            throw err;
+          }
+        };
+        const a = await Promise.race([run(), expired]).finally(() => clearTimeout(timer));
         if (this.down.has(peer.name)) throw new PeerUnreachableError(peer.name, 'connection reset');
-        return { result: a.result, ...(a.text !== undefined ? { text: a.text } : {}), ...(a.arguments !== undefined ? { arguments: a.arguments } : {}) };
+        // What a peer receives over the Kea channel, error detail included.
+        return toKeaAnswer(a, true) as unknown as Answer;
       },
       registerCommand: (spec) => void handlers.set(spec.name, spec.handler),
       registerCallout: () => undefined,
@@ -68,7 +80,13 @@ export class SimPool {
   async call(name: string, command: string, args: Record<string, unknown> = {}, transport: CommandContext['transport'] = 'kea-http'): Promise<Answer> {
     const h = this.handlers.get(name)?.get(command);
     if (!h) throw new Error(`no ${command} on ${name}`);
-    return h(args, this.ctx(transport));
+    // As the command registry does: a thrown CommandError becomes the error answer.
+    try {
+      return await h(args, this.ctx(transport));
+    } catch (err) {
+      if (err instanceof CommandError) return errorAnswer(err);
+      throw err;
+    }
   }
 
   /** The value of a successful call, or throws with the error name. */

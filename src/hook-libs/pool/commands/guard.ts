@@ -1,6 +1,5 @@
 import type { Answer } from '../../../core/commands/answer.ts';
-import { errorAnswer } from '../../../core/commands/error-answer.ts';
-import type { CommandContext, CommandHandler } from '../../../core/commands/command.ts';
+import type { CommandContext } from '../../../core/commands/command.ts';
 import { CommandError, type ErrorName, ERROR_CATALOGUE } from '../../../core/errors.ts';
 import type { SessionTable } from '../sessions.ts';
 
@@ -17,27 +16,13 @@ export function checkSession(sessions: SessionTable, args: Record<string, unknow
 }
 
 /**
- * Error answers of this library also carry `{error, params}` in their arguments: the Kea wire
- * format drops the error name, and hosts need it from each other (HOST_IS_SLAVE's address,
- * HA_ABORT_NEW_MASTER's reason). JSON-RPC still reports the XenAPI error from `error`/`params`.
+ * The XenAPI error in a failed answer from a peer, or undefined on success. Peers' answers carry
+ * the error name and params (the Kea channel adds them for liveset callers).
  */
-export function withErrorDetail(handler: CommandHandler): CommandHandler {
-  return async (args, ctx) => {
-    try {
-      return await handler(args, ctx);
-    } catch (err) {
-      if (!(err instanceof CommandError)) throw err;
-      return { ...errorAnswer(err), arguments: { error: err.errorName, params: [...err.params] } };
-    }
-  };
-}
-
-/** The XenAPI error in a failed answer from a peer, or undefined on success. */
 export function answerError(a: Answer): CommandError | undefined {
   if (a.result === 0 || a.result === 3) return undefined;
-  const detail = a.arguments as { error?: unknown; params?: unknown } | undefined;
-  const name = (a.error ?? detail?.error) as string | undefined;
-  const params = (a.params ?? detail?.params) as unknown;
+  const name = a.error as string | undefined;
+  const params = a.params as unknown;
   const known = name !== undefined && Object.hasOwn(ERROR_CATALOGUE, name);
   return new CommandError(
     known ? (name as ErrorName) : 'INTERNAL_ERROR',
