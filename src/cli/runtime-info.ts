@@ -26,7 +26,10 @@ export function versionInfo(): { version: string; extended: string; report: stri
   };
 }
 
+/** tsx's loader by absolute URL, so children start from any working directory. */
+const TSX_LOADER = import.meta.resolve('tsx');
+
 /** How `serve` children are started: the same Node.js, with tsx, running this CLI. */
 export function serveCommand(configFile: string, server: string, extra: readonly string[] = []): { cmd: string; args: string[] } {
-  return { cmd: process.execPath, args: ['--import', 'tsx', MAIN_SCRIPT, 'serve', '-c', configFile, '--server', server, ...extra] };
+  return { cmd: process.execPath, args: ['--import', TSX_LOADER, MAIN_SCRIPT, 'serve', '-c', configFile, '--server', server, ...extra] };
 }

@@ -42,6 +42,10 @@ export async function startCluster(file: string, out: NodeJS.WritableStream): Pr
     children.push({ name: p.serverName, child, done });
   });
   const exited = Promise.all(children.map((c) => c.done)).then(() => undefined);
+  // Whatever ends this process (an exception, EPIPE on a closed pager), the servers must not outlive it.
+  process.once('exit', () => {
+    for (const { child } of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+  });
   return {
     members: prepared.map((p) => ({ name: p.serverName, url: p.listen.href })),
     exited,
@@ -82,6 +86,8 @@ export async function upCli(argv: string[], banner?: (members: readonly { name: 
     process.stdout.write('stopping all servers...\n');
     void cluster.stop();
   };
+  // Output piped into a pager or `head` that has gone away: stop the cluster rather than crash.
+  process.stdout.on('error', stop);
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   await cluster.exited;
