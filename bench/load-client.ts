@@ -39,7 +39,10 @@ let measuring = false;
 let done = false;
 
 const nowMs = (): number => performance.now();
+/** Answers received over the whole run, warm-up included, for CPU-per-request figures. */
+let total = 0;
 const record = (startedAt: number, ok: boolean, why?: string): void => {
+  total++;
   if (!measuring) return;
   if (ok) latencies.push(nowMs() - startedAt);
   else {
@@ -151,6 +154,7 @@ const sorted = latencies.sort((a, b) => a - b);
 process.stdout.write(
   JSON.stringify({
     requests: sorted.length,
+    total,
     errors,
     firstError,
     rps: sorted.length / (measuredMs / 1000),

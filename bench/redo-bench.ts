@@ -1,4 +1,5 @@
-import { open, readFile, rm } from 'node:fs/promises';
+import { open, readFile, rm, writeFile } from 'node:fs/promises';
+import { Session } from 'node:inspector/promises';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +16,8 @@ interface Args {
   durationMs: number;
   writers: number;
   recoverySizes: number[];
+  /** When set, the largest recovery is also profiled and the .cpuprofile written here. */
+  profileFile?: string;
 }
 const args = JSON.parse(process.argv[2] ?? '{}') as Args;
 const dir = mkdtempSync(join(tmpdir(), 'liveset-bench-redo-'));
@@ -105,6 +108,20 @@ try {
   }
   const rec = [];
   for (const n of args.recoverySizes) rec.push(await recovery(n, args.rounds));
+  if (args.profileFile !== undefined) {
+    // The store was opened (and so JIT-warmed) above; profile one more open of the largest log.
+    const name = `recover-${Math.max(...args.recoverySizes)}`;
+    const session = new Session();
+    session.connect();
+    await session.post('Profiler.enable');
+    await session.post('Profiler.setSamplingInterval', { interval: 100 });
+    await session.post('Profiler.start');
+    const s = await fileStoreFactory(dir).open(name);
+    const { profile } = await session.post('Profiler.stop');
+    await s.close();
+    session.disconnect();
+    await writeFile(args.profileFile, JSON.stringify(profile));
+  }
   process.stdout.write(
     JSON.stringify({ raw: median(raws), single: median(singles), group: median(groups), perSync: median(perSync), recovery: rec, recordBytes: line.length }) + '\n',
   );

@@ -1,4 +1,8 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { runScript } from './lib/children.ts';
+import { summarizeProfile } from './lib/cpuprofile.ts';
 import { fmt, ms, ratio, type Row, type SectionResult } from './lib/report.ts';
 
 export interface RedoOptions {
@@ -6,6 +10,8 @@ export interface RedoOptions {
   readonly durationMs: number;
   readonly writers: number;
   readonly recoverySizes: readonly number[];
+  /** Profile the largest recovery (the one furthest from its baseline). */
+  readonly profile: boolean;
 }
 
 interface RedoReport {
@@ -18,8 +24,9 @@ interface RedoReport {
 }
 
 /** Redo-log durability and recovery, from bench/redo-bench.ts run in its own process. */
-export async function redo(o: RedoOptions): Promise<SectionResult> {
-  const r = await runScript<RedoReport>('redo-bench.ts', o);
+export async function redo(o: RedoOptions): Promise<SectionResult & { profile?: string }> {
+  const profileFile = o.profile ? join(mkdtempSync(join(tmpdir(), 'liveset-bench-prof-')), 'recovery.cpuprofile') : undefined;
+  const r = await runScript<RedoReport>('redo-bench.ts', { ...o, ...(profileFile ? { profileFile } : {}) });
   const raw = `write + fdatasync loop: ${fmt(r.raw)} /s`;
   const rows: Row[] = [
     { group: 'redo log', what: `durable appends/s, 1 writer (${r.recordBytes}-byte records)`, liveset: `${fmt(r.single)} /s`, baseline: raw, ratio: ratio(r.single, r.raw, 'writes/s') },
@@ -38,7 +45,23 @@ export async function redo(o: RedoOptions): Promise<SectionResult> {
       ratio: ratio(x.storeMs, x.rawMs, 'time'),
     })),
   ];
+  let profile: string | undefined;
+  if (profileFile) {
+    const p = summarizeProfile(profileFile, undefined, 10);
+    const big = r.recovery[r.recovery.length - 1]!;
+    profile = [
+      `#### Redo-log recovery of ${fmt(big.records)} records (liveset/baseline ${(big.storeMs / big.rawMs).toFixed(2)} time)`,
+      '',
+      `One open of the log profiled in-process (node:inspector, 100 µs sampling), ${fmt(p.totalMs)} ms; busy time by area: ` +
+        p.byArea.slice(0, 6).map((a) => `${a.area} ${(a.share * 100).toFixed(1)} %`).join(', ') + '.',
+      '',
+      '| self time | share of busy | function | where |',
+      '|---|---|---|---|',
+      ...p.top.map((t) => `| ${t.ms.toFixed(0)} ms | ${(t.share * 100).toFixed(1)} % | \`${t.name}\` | ${t.where} |`),
+    ].join('\n');
+  }
   return {
+    ...(profile ? { profile } : {}),
     rows,
     notes: [
       `Redo log: src/store/file-store.ts used directly (bench/redo-bench.ts, its own process, files in the OS temp directory). ` +

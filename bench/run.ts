@@ -1,4 +1,6 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { failover, type FailoverOptions } from './failover.ts';
@@ -7,23 +9,32 @@ import { stopAll } from './lib/children.ts';
 import { machineDescription } from './lib/machine.ts';
 import { markdownTable, textTable, type Row } from './lib/report.ts';
 import { memory } from './memory.ts';
-import { profileControlChannel, profileHeartbeats, profileMarkdown } from './profile.ts';
+import { profileBaseline, profileControlChannel, profileHeartbeats, profileMarkdown } from './profile.ts';
 import { redo, type RedoOptions } from './redo.ts';
 import { throughput, type ThroughputOptions } from './throughput.ts';
 
 /**
- * `npm run bench [-- --quick] [--out FILE] [--no-profile]`: measures liveset beside baselines
+ * `npm run bench [-- --quick] [--out FILE] [--no-profile] [--render RESULTS.json]`: measures liveset beside baselines
  * started in the same run, prints the table and rewrites BENCHMARKS.md. Nothing passes or fails.
  */
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const { values } = parseArgs({
-  options: { quick: { type: 'boolean', default: false }, out: { type: 'string' }, 'no-profile': { type: 'boolean', default: false } },
+  options: {
+    quick: { type: 'boolean', default: false },
+    out: { type: 'string' },
+    'no-profile': { type: 'boolean', default: false },
+    /** Re-writes BENCHMARKS.md from a run's saved results (e.g. after editing bench/analysis.md) without measuring again. */
+    render: { type: 'string' },
+  },
   strict: true,
 });
 const quick = values.quick === true;
 const out = values.out ?? `${ROOT}BENCHMARKS.md`;
-/** Below this liveset/baseline ratio a figure counts as far from its baseline and gets a profile. */
-const FAR = 0.5;
+/**
+ * A figure is far from its baseline when liveset does under half the baseline's work per second,
+ * or spends over twice its CPU per request; such lines get a profile.
+ */
+const FAR = 2;
 
 interface Plan {
   throughput: ThroughputOptions;
@@ -38,7 +49,7 @@ const plan: Plan = quick
       throughput: { durationMs: 600, warmupMs: 200, rounds: 1, concurrency: [16] },
       failover: { timings: [{ heartbeatMs: 100, maxResponseMs: 300, kills: 2 }] },
       fanin: { hosts: [64, 1000], warmupMs: 800, durationMs: 1200, floodConnections: 32 },
-      redo: { rounds: 1, durationMs: 600, writers: 64, recoverySizes: [10_000, 100_000] },
+      redo: { rounds: 1, durationMs: 600, writers: 64, recoverySizes: [10_000, 100_000], profile: false },
       memorySettleMs: 500,
       profileMs: 0,
     }
@@ -51,7 +62,7 @@ const plan: Plan = quick
         ],
       },
       fanin: { hosts: [64, 256, 1000], warmupMs: 2000, durationMs: 5000, floodConnections: 64 },
-      redo: { rounds: 3, durationMs: 2000, writers: 64, recoverySizes: [10_000, 100_000] },
+      redo: { rounds: 3, durationMs: 2000, writers: 64, recoverySizes: [10_000, 100_000], profile: !values['no-profile'] },
       memorySettleMs: 2000,
       profileMs: 5000,
     };
@@ -62,11 +73,21 @@ process.on('SIGINT', () => {
   void stopAll().finally(() => process.exit(130));
 });
 
-const startedAt = new Date();
-const machine = machineDescription();
-const rows: Row[] = [];
-const notes: string[] = [];
-const profiles: string[] = [];
+interface Results {
+  startedAt: string;
+  took: number;
+  quick: boolean;
+  machine: string[];
+  rows: Row[];
+  notes: string[];
+  profiles: string[];
+}
+const saved = values.render ? (JSON.parse(readFileSync(values.render, 'utf8')) as Results) : undefined;
+const startedAt = new Date(saved?.startedAt ?? Date.now());
+const machine = saved?.machine ?? machineDescription();
+const rows: Row[] = saved?.rows ?? [];
+const notes: string[] = saved?.notes ?? [];
+const profiles: string[] = saved?.profiles ?? [];
 
 async function section<T>(name: string, run: () => Promise<T>): Promise<T | undefined> {
   log(`${name}...`);
@@ -82,37 +103,54 @@ async function section<T>(name: string, run: () => Promise<T>): Promise<T | unde
   }
 }
 
-try {
+if (!saved) try {
   const tp = await section('control channel', () => throughput(plan.throughput));
   const fo = await section('failover', () => failover(plan.failover));
   const fi = await section('heartbeat fan-in', () => fanin(plan.fanin));
   const rd = await section('redo log', () => redo(plan.redo));
   const mem = await section('memory', () => memory(plan.memorySettleMs, { rss: fi?.masterRssMiB ?? NaN, baseRss: fi?.baseRssMiB ?? NaN, hosts: fi?.hosts ?? 0 }));
   for (const s of [tp, fo, fi, rd, mem]) if (s) (rows.push(...s.rows), notes.push(...s.notes));
+  const recoveryProfile = rd?.profile;
 
   if (plan.profileMs > 0 && !values['no-profile']) {
-    if (tp && tp.worst.ratio < FAR) {
-      const p = await section('profile: control channel', () => profileControlChannel(tp.worst.load, plan.profileMs));
-      if (p) profiles.push(profileMarkdown(`Control channel: ${tp.worst.what} (liveset/baseline ${tp.worst.ratio.toFixed(2)} req/s)`, p));
+    if (tp) {
+      // The line furthest from its baseline in CPU per request, and status-get (the command Kea's figure is for).
+      const far = tp.measured.filter((m) => m.cpuRatio >= FAR || m.rpsRatio <= 1 / FAR).sort((a, b) => b.cpuRatio - a.cpuRatio);
+      const statusGet = tp.measured.find((m) => m.what.startsWith('Kea POST / status-get, 16'));
+      const chosen = [...new Set([far[0], statusGet].filter((m) => m !== undefined))];
+      for (const m of chosen) {
+        const p = await section(`profile: ${m.what}`, () => profileControlChannel(m.load, plan.profileMs));
+        const b = await section(`profile: baseline for ${m.what}`, () => profileBaseline(m.load, plan.profileMs));
+        if (p) profiles.push(profileMarkdown(`Control channel: ${m.what} (liveset/baseline: ${m.rpsRatio.toFixed(2)} req/s, ${m.cpuRatio.toFixed(2)} CPU/req)`, p, b));
+      }
     }
-    if (fi && fi.floodRatio < FAR) {
+    if (fi && fi.floodRatio <= 1 / FAR) {
       const p = await section('profile: heartbeat flood', () => profileHeartbeats(plan.fanin.floodConnections, plan.profileMs));
       if (p) profiles.push(profileMarkdown(`Pool master under a heartbeat flood (${plan.fanin.floodConnections} connections; liveset/baseline ${fi.floodRatio.toFixed(2)} beats/s)`, p));
     }
+    if (recoveryProfile) profiles.push(recoveryProfile);
   }
 } finally {
   await stopAll();
 }
 
-const took = (Date.now() - startedAt.getTime()) / 1000;
+const took = saved?.took ?? (Date.now() - startedAt.getTime()) / 1000;
+const isQuick = saved?.quick ?? quick;
 console.log(textTable(rows));
-console.log(`\n${quick ? 'quick' : 'full'} run, ${took.toFixed(0)} s; machine: ${machine[0]}`);
+console.log(`\n${isQuick ? 'quick' : 'full'} run, ${took.toFixed(0)} s; machine: ${machine[0]}`);
+if (!saved) {
+  machine.push(`Load average when the run ended: ${loadavg().map((x) => x.toFixed(2)).join(', ')} (other work shares this machine)`);
+  const resultsFile = join(tmpdir(), `liveset-bench-results-${startedAt.toISOString().replaceAll(':', '')}.json`);
+  const results: Results = { startedAt: startedAt.toISOString(), took, quick, machine, rows, notes, profiles };
+  writeFileSync(resultsFile, JSON.stringify(results, null, 1));
+  log(`results saved to ${resultsFile} (re-render with --render ${resultsFile})`);
+}
 
 const analysisFile = `${ROOT}bench/analysis.md`;
 const md = [
   '# Benchmarks',
   '',
-  `Written by \`npm run bench${quick ? ' -- --quick' : ''}\` on ${startedAt.toISOString()} (${quick ? 'quick mode: short runs, fewer kills, no profiles — indicative only' : 'full run'}, ${took.toFixed(0)} s). ` +
+  `Written by \`npm run bench${isQuick ? ' -- --quick' : ''}\` on ${startedAt.toISOString()} (${isQuick ? 'quick mode: short runs, fewer kills, no profiles — indicative only' : 'full run'}, ${took.toFixed(0)} s). ` +
     'Every liveset figure stands beside a baseline measured in the same run on the same machine, and as a ratio; absolute numbers on a shared virtual machine mean little. ' +
     'Nothing here passes or fails.',
   '',
@@ -126,6 +164,7 @@ const md = [
   'npm run bench              # full run, several minutes, rewrites BENCHMARKS.md',
   'npm run bench -- --quick   # under a minute, smaller samples, no profiles',
   'npm run bench -- --out /tmp/b.md --no-profile',
+  'npm run bench -- --render /tmp/liveset-bench-results-<time>.json   # re-write this file from a saved run',
   '```',
   '',
   'Only 127.0.0.1 is used. Every process (liveset servers, baseline servers, load clients) is a child of the run and is stopped by it.',
@@ -144,8 +183,8 @@ const md = [
         '',
         ...(profiles.length > 0
           ? [
-              `Figures more than ${1 / FAR}× from their baseline were profiled in this run with \`node --cpu-prof\` on the server child ` +
-                '(self time per function; the profile spans the whole process life, so module loading under tsx appears too).',
+              `Figures more than ${FAR}× from their baseline were profiled in this run with \`node --cpu-prof\` on the server child ` +
+                '(self time per function, counting only samples taken while the load ran).',
               '',
               ...profiles.flatMap((p) => [p, '']),
             ]

@@ -45,13 +45,22 @@ function place(url: string): { where: string; area: string } {
   return { where: rel, area: 'other' };
 }
 
-/** Self time per function of a V8 .cpuprofile, from its samples and time deltas. */
-export function summarizeProfile(file: string, topN = 15): ProfileSummary {
+/** Now on the clock V8 stamps profiles with (CLOCK_MONOTONIC, as process.hrtime), in µs. */
+export const monotonicUs = (): number => Number(process.hrtime.bigint() / 1000n);
+
+/**
+ * Self time per function of a V8 .cpuprofile, from its samples and time deltas. With `window`
+ * (monotonic µs, see monotonicUs) only samples inside it count, which leaves out start-up.
+ */
+export function summarizeProfile(file: string, window?: { fromUs: number; toUs: number }, topN = 15): ProfileSummary {
   const p = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
   const selfUs = new Map<number, number>();
+  let at = p.startTime;
   // Each sample's time is the delta to the next sample.
   for (let i = 0; i < p.samples.length; i++) {
+    at += p.timeDeltas[i] ?? 0;
+    if (window && (at < window.fromUs || at > window.toUs)) continue;
     const dt = p.timeDeltas[i + 1] ?? 0;
     selfUs.set(p.samples[i]!, (selfUs.get(p.samples[i]!) ?? 0) + dt);
   }
