@@ -46,7 +46,7 @@ interface Plan {
 }
 const plan: Plan = quick
   ? {
-      throughput: { durationMs: 600, warmupMs: 200, rounds: 1, concurrency: [16] },
+      throughput: { durationMs: 600, warmupMs: 200, rounds: 1, concurrency: [16], warmupPass: false },
       failover: { timings: [{ heartbeatMs: 100, maxResponseMs: 300, kills: 2 }] },
       fanin: { hosts: [64, 1000], warmupMs: 800, durationMs: 1200, floodConnections: 32 },
       redo: { rounds: 1, durationMs: 600, writers: 64, recoverySizes: [10_000, 100_000], profile: false },
@@ -54,7 +54,7 @@ const plan: Plan = quick
       profileMs: 0,
     }
   : {
-      throughput: { durationMs: 3000, warmupMs: 700, rounds: 2, concurrency: [1, 16, 64] },
+      throughput: { durationMs: 3000, warmupMs: 700, rounds: 2, concurrency: [1, 16, 64], warmupPass: true },
       failover: {
         timings: [
           { heartbeatMs: 1000, maxResponseMs: 3000, kills: 10 },

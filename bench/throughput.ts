@@ -23,6 +23,8 @@ export interface ThroughputOptions {
   /** Alternating baseline/liveset rounds per line; the mean of the rounds is reported. */
   readonly rounds: number;
   readonly concurrency: readonly number[];
+  /** An untimed load pass on every server before the first line (JIT warm-up). */
+  readonly warmupPass: boolean;
 }
 
 /** One measured line, for choosing what to profile. */
@@ -97,9 +99,11 @@ export async function throughput(o: ThroughputOptions): Promise<SectionResult & 
       return { ...r, cpuUsPerRequest: ((cpuSeconds(pid) - c0) * 1e6) / Math.max(1, r.total) };
     };
     // One untimed pass first, so the first line does not pay for JIT compilation of either server.
-    for (const url of [http.url, liveset]) await run(url, { ...lines[0]!.load, connections: 16 });
-    await run(echo.url, lines[lines.length - 1]!.load);
-    await run(liveset, lines[lines.length - 1]!.load);
+    if (o.warmupPass) {
+      for (const url of [http.url, liveset]) await run(url, { ...lines[0]!.load, connections: 16 });
+      await run(echo.url, lines[lines.length - 1]!.load);
+      await run(liveset, lines[lines.length - 1]!.load);
+    }
     for (const line of lines) {
       const base = line.baselineName === 'node:http' ? http.url : echo.url;
       const l: LoadReport[] = [];
@@ -126,7 +130,9 @@ export async function throughput(o: ThroughputOptions): Promise<SectionResult & 
   const notes = [
     `Control channel: a closed-loop load client in its own process (bench/load-client.ts): keep-alive HTTP connections, each sending the next request when the answer is in; ` +
       `WebSockets with ${WS_INFLIGHT} requests outstanding per socket. Each line alternates ${o.rounds} baseline and ${o.rounds} liveset runs ` +
-      `(${o.warmupMs} ms warm-up, ${o.durationMs} ms measured) and reports their mean. The node:http baseline answers a fixed Kea-shaped JSON body ` +
+      `(${o.warmupMs} ms warm-up, ${o.durationMs} ms measured) and reports their mean. ` +
+      (o.warmupPass ? 'Before the first line every server gets one untimed load pass, so JIT compilation is not charged to the first line. ' : '') +
+      `The node:http baseline answers a fixed Kea-shaped JSON body ` +
       'without parsing the request; the ws baseline echoes each frame. liveset is server1 of a load-balancing pair (1 s heartbeats). ' +
       'CPU/req is the server process\'s utime+stime (/proc/<pid>/stat, 10 ms ticks) over the whole run divided by the answers it gave: ' +
       'on a shared 2-core machine it is steadier than req/s, which also depends on what else runs. ' +
