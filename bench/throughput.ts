@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { startLiveset, type LivesetProcess } from '../test/helpers/liveset.ts';
 import { runScript, startServerScript } from './lib/children.ts';
 import { haPairConfig } from './lib/configs.ts';
@@ -10,6 +11,8 @@ export interface LoadReport {
   total: number;
   /** Server CPU time per answer over the whole run (µs), from /proc/<pid>/stat. */
   cpuUsPerRequest: number;
+  /** The load client's own CPU use over the run (1.0 = one core). */
+  clientCpuShare: number;
   errors: number;
   firstError?: string;
   rps: number;
@@ -49,7 +52,7 @@ const show = (r: LoadReport): string =>
 function mean(rs: LoadReport[]): LoadReport {
   const avg = (f: (r: LoadReport) => number) => rs.reduce((a, r) => a + f(r), 0) / rs.length;
   const firstError = rs.find((r) => r.firstError)?.firstError;
-  return { requests: avg((r) => r.requests), total: avg((r) => r.total), cpuUsPerRequest: avg((r) => r.cpuUsPerRequest), errors: rs.reduce((a, r) => a + r.errors, 0), rps: avg((r) => r.rps), p50: avg((r) => r.p50), p99: avg((r) => r.p99), ...(firstError ? { firstError } : {}) };
+  return { requests: avg((r) => r.requests), total: avg((r) => r.total), cpuUsPerRequest: avg((r) => r.cpuUsPerRequest), clientCpuShare: avg((r) => r.clientCpuShare), errors: rs.reduce((a, r) => a + r.errors, 0), rps: avg((r) => r.rps), p50: avg((r) => r.p50), p99: avg((r) => r.p99), ...(firstError ? { firstError } : {}) };
 }
 
 interface Line {
@@ -85,6 +88,7 @@ export async function throughput(o: ThroughputOptions): Promise<SectionResult & 
 
   const rows: Row[] = [];
   const measured: Measured[] = [];
+  const clientShares: number[] = [];
   const cfg = await haPairConfig('load-balancing', 1000, 3000);
   const servers: LivesetProcess[] = [];
   const [http, echo] = await Promise.all([startServerScript('baseline-http.ts', {}), startServerScript('baseline-ws.ts', {})]);
@@ -115,6 +119,7 @@ export async function throughput(o: ThroughputOptions): Promise<SectionResult & 
       }
       const lm = mean(l);
       const bm = mean(b);
+      if (line.load['kind'] === 'http') clientShares.push(lm.clientCpuShare, bm.clientCpuShare);
       rows.push({
         group: 'control channel',
         what: line.what,
@@ -136,6 +141,9 @@ export async function throughput(o: ThroughputOptions): Promise<SectionResult & 
       'without parsing the request; the ws baseline echoes each frame. liveset is server1 of a load-balancing pair (1 s heartbeats). ' +
       'CPU/req is the server process\'s utime+stime (/proc/<pid>/stat, 10 ms ticks) over the whole run divided by the answers it gave: ' +
       'on a shared 2-core machine it is steadier than req/s, which also depends on what else runs. ' +
+      (clientShares.length > 0
+        ? `The HTTP load client itself used ${Math.min(...clientShares).toFixed(2)}–${Math.max(...clientShares).toFixed(2)} of a core (mean per line), on a machine with ${availableParallelism()} cores. `
+        : '') +
       'Reference: a real Kea 2.2 control agent forwarding status-get answered about 1.8k requests/s on this class of hardware.',
   ];
   return { rows, notes, measured };
