@@ -21,6 +21,15 @@ const EVENT_CAPACITY = 10_000;
 /** Redo records after which the database store is compacted into a snapshot. */
 const SNAPSHOT_EVERY = 2_000;
 
+/** A database transaction waiting for the next commit batch. */
+interface PendingTx {
+  readonly fn: (db: Database) => DbChange[];
+  /** Commit even without changes (event.inject needs a new generation). */
+  readonly force: boolean;
+  resolve(db: Database): void;
+  reject(err: unknown): void;
+}
+
 /**
  * The pool's imperative shell on one host: owns the pure model's state (pool database, local
  * role/promise, liveness table, event buffer), the two stores, and the timers. Every change goes
@@ -43,6 +52,7 @@ export class PoolService {
   private dbStore: Store | undefined;
   private dbRecords = 0;
   private queue: Promise<unknown> = Promise.resolve();
+  private readonly pendingTx: PendingTx[] = [];
   private readonly waiters = new Set<() => void>();
   private readonly sleepers = new Set<Timer>();
   readonly timers: PoolTimers;
@@ -139,32 +149,79 @@ export class PoolService {
   /**
    * Runs one database transaction: `fn` computes the changes from the current database (or throws
    * a CommandError and nothing changes); they are appended to the redo log, then applied.
+   *
+   * Transactions that arrive while a commit is syncing are committed together as the next batch:
+   * each is computed in order on top of the previous one, all their records are appended at once
+   * (the store shares one fsync among them), and only after that sync do they become visible and
+   * their callers get answers. Durable before visible holds for every one of them; the fsync is no
+   * longer paid once per heartbeat.
    */
   transact(fn: (db: Database) => DbChange[]): Promise<Database> {
-    return this.serialize(async () => {
-      const changes = fn(this.db);
-      if (changes.length === 0) return this.db;
-      return this.commitNow(changes);
-    });
+    return this.enqueue(fn, false);
   }
 
   /** An event-only transaction (event.inject): a new generation even without field changes. */
   touch(changes: DbChange[]): Promise<Database> {
-    return this.serialize(() => this.commitNow(changes));
+    return this.enqueue(() => changes, true);
   }
 
-  private async commitNow(changes: DbChange[]): Promise<Database> {
-    const store = this.requireStore(this.dbStore);
-    const { db, redo } = commit(this.db, changes);
-    await store.append(redo);
+  private enqueue(fn: (db: Database) => DbChange[], force: boolean): Promise<Database> {
+    return new Promise<Database>((resolve, reject) => {
+      this.pendingTx.push({ fn, force, resolve, reject });
+      if (this.pendingTx.length === 1) void this.serialize(() => this.commitBatch());
+    });
+  }
+
+  private async commitBatch(): Promise<void> {
+    const batch = this.pendingTx.splice(0);
+    let store: Store;
+    try {
+      store = this.requireStore(this.dbStore);
+    } catch (err) {
+      for (const t of batch) t.reject(err);
+      return;
+    }
+    let db = this.db;
+    const done: { tx: PendingTx; db: Database; changes: readonly DbChange[]; committed: boolean }[] = [];
+    const appends: Promise<void>[] = [];
+    for (const tx of batch) {
+      let changes: DbChange[];
+      try {
+        changes = tx.fn(db);
+      } catch (err) {
+        tx.reject(err);
+        continue;
+      }
+      if (changes.length === 0 && !tx.force) {
+        done.push({ tx, db, changes, committed: false });
+        continue;
+      }
+      const next = commit(db, changes);
+      appends.push(store.append(next.redo));
+      db = next.db;
+      done.push({ tx, db, changes, committed: true });
+    }
+    try {
+      await Promise.all(appends);
+    } catch (err) {
+      // Nothing of this batch became visible; the store refuses further writes after an I/O error.
+      for (const d of done) d.tx.reject(err);
+      return;
+    }
+    const now = this.wallMs();
+    for (const d of done) {
+      if (d.committed) {
+        this.events = appendEvents(this.events, eventsFor(d.db, d.changes, d.db.generation, now));
+      }
+    }
     this.db = db;
-    this.events = appendEvents(this.events, eventsFor(db, changes, db.generation, this.wallMs()));
     this.wake();
-    if (++this.dbRecords >= SNAPSHOT_EVERY) {
+    this.dbRecords += appends.length;
+    if (appends.length > 0 && this.dbRecords >= SNAPSHOT_EVERY) {
       await store.writeSnapshot(db);
       this.dbRecords = 0;
     }
-    return db;
+    for (const d of done) d.tx.resolve(d.db);
   }
 
   /** Replaces the whole database with a copy from the master (durably, as a snapshot). */
