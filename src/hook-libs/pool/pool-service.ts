@@ -209,11 +209,9 @@ export class PoolService {
       return;
     }
     const now = this.wallMs();
-    for (const d of done) {
-      if (d.committed) {
-        this.events = appendEvents(this.events, eventsFor(d.db, d.changes, d.db.generation, now));
-      }
-    }
+    // One append for the whole batch: the event buffer is immutable, so each append copies it.
+    const events = done.filter((d) => d.committed).flatMap((d) => eventsFor(d.db, d.changes, d.db.generation, now));
+    if (events.length > 0) this.events = appendEvents(this.events, events);
     this.db = db;
     this.wake();
     this.dbRecords += appends.length;
