@@ -89,16 +89,8 @@ export function heartbeat(db: Database, hostRef: Ref, wallMs: number, shuttingDo
 
 // ---- SR and PBD ----
 
-export interface SrArgs {
-  readonly name_label: string;
-  readonly name_description: string;
-  readonly type: string;
-  readonly content_type: string;
-  readonly shared: boolean;
-  readonly physical_size: number;
-  readonly sm_config: StringMap;
-  readonly required_cluster_stack: readonly string[];
-}
+/** What SR.create / SR.introduce take: the SR record without its identity, PBDs and other_config. */
+export type SrArgs = Omit<SRRecord, 'uuid' | 'PBDs' | 'other_config'>;
 
 /** SR.introduce: the SR record only. */
 export function srIntroduce(uuid: string, a: SrArgs): DbChange[] {
