@@ -189,3 +189,26 @@ export async function startLiveset(opts: StartOptions): Promise<LivesetProcess> 
   };
   return handle;
 }
+
+/**
+ * Starts one process per named member of a cluster configuration. If any fails to start, the ones
+ * already started are stopped before the error is thrown; `cleanup` runs after every stop.
+ */
+export async function startMembers(
+  config: Record<string, unknown>,
+  names: readonly string[],
+  cleanup: () => void = () => undefined,
+): Promise<{ servers: Map<string, LivesetProcess>; stopAll(): Promise<void> }> {
+  const servers = new Map<string, LivesetProcess>();
+  const stopAll = async () => {
+    await Promise.all([...servers.values()].map((s) => s.stop().catch(() => undefined)));
+    cleanup();
+  };
+  try {
+    await Promise.all(names.map(async (n) => servers.set(n, await startLiveset({ config, server: n }))));
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+  return { servers, stopAll };
+}

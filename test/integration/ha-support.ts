@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
-import { freePorts, keaCommand, startLiveset, waitFor } from '../helpers/liveset.ts';
+import { freePorts, keaCommand, startLiveset, startMembers, waitFor } from '../helpers/liveset.ts';
 
 export type Liveset = Awaited<ReturnType<typeof startLiveset>>;
 
@@ -57,24 +57,8 @@ export async function startHa(opts: {
       },
     ],
   };
-  const servers = new Map<string, Liveset>();
-  const cluster: HaCluster = {
-    names,
-    servers,
-    dataRoot,
-    server: (n) => servers.get(n) as Liveset,
-    async stopAll() {
-      await Promise.all([...servers.values()].map((s) => s.stop().catch(() => undefined)));
-      rmSync(dataRoot, { recursive: true, force: true });
-    },
-  };
-  try {
-    await Promise.all(names.map(async (n) => servers.set(n, await startLiveset({ config, server: n }))));
-  } catch (err) {
-    await cluster.stopAll();
-    throw err;
-  }
-  return cluster;
+  const { servers, stopAll } = await startMembers(config, names, () => rmSync(dataRoot, { recursive: true, force: true }));
+  return { names, servers, dataRoot, server: (n) => servers.get(n) as Liveset, stopAll };
 }
 
 /** This server's entry of status-get's high-availability section. */

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
-import { freePorts, keaCommand, startLiveset, waitFor } from '../helpers/liveset.ts';
+import { freePorts, keaCommand, startLiveset, startMembers, waitFor } from '../helpers/liveset.ts';
 
 export type Liveset = Awaited<ReturnType<typeof startLiveset>>;
 
@@ -47,7 +47,7 @@ export async function startPool(opts: { faults?: boolean; timers?: Partial<typeo
       },
     }],
   };
-  const hosts = new Map<string, Liveset>();
+  const { servers: hosts, stopAll } = await startMembers(config, names, () => rmSync(dataRoot, { recursive: true, force: true }));
   const cluster: PoolCluster = {
     names, hosts, urls, config,
     url: (n) => urls.get(n) as string,
@@ -64,17 +64,8 @@ export async function startPool(opts: { faults?: boolean; timers?: Partial<typeo
         return undefined;
       }
     },
-    async stopAll() {
-      await Promise.all([...hosts.values()].map((h) => h.stop().catch(() => undefined)));
-      rmSync(dataRoot, { recursive: true, force: true });
-    },
+    stopAll,
   };
-  try {
-    await Promise.all(names.map(async (n) => hosts.set(n, await startLiveset({ config, server: n }))));
-  } catch (err) {
-    await cluster.stopAll();
-    throw err;
-  }
   return cluster;
 }
 

@@ -15,6 +15,16 @@ import type { PoolService } from '../../../src/hook-libs/pool/pool-service.ts';
  * other's handlers as the Kea channel would (answers lose error/params, as on the wire). A host
  * can be "killed" (store crash, timers stopped, unreachable) and started again from its store.
  */
+/** Runs a handler as the command registry does: a thrown CommandError becomes the error answer. */
+async function runHandler(h: CommandHandler, args: Record<string, unknown>, ctx: CommandContext): Promise<Answer> {
+  try {
+    return await h(args, ctx);
+  } catch (err) {
+    if (err instanceof CommandError) return errorAnswer(err);
+    throw err;
+  }
+}
+
 export class SimPool {
   readonly stores = new Map<string, MemoryStoreFactory>();
   readonly handlers = new Map<string, Map<string, CommandHandler>>();
@@ -47,15 +57,7 @@ export class SimPool {
         const expired = new Promise<never>((_, reject) => {
           timer = setTimeout(() => reject(new PeerUnreachableError(peer.name, `no answer within ${timeoutMs} ms`)), timeoutMs);
         });
-        const run = async (): Promise<Answer> => {
-          try {
-            return await h(args ?? {}, this.ctx());
-          } catch (err) {
-            if (err instanceof CommandError) return errorAnswer(err);
-            throw err;
-          }
-        };
-        const a = await Promise.race([run(), expired]).finally(() => clearTimeout(timer));
+        const a = await Promise.race([runHandler(h, args ?? {}, this.ctx()), expired]).finally(() => clearTimeout(timer));
         if (this.down.has(peer.name)) throw new PeerUnreachableError(peer.name, 'connection reset');
         // What a peer receives over the Kea channel, error detail included.
         return toKeaAnswer(a, true) as unknown as Answer;
@@ -80,13 +82,7 @@ export class SimPool {
   async call(name: string, command: string, args: Record<string, unknown> = {}, transport: CommandContext['transport'] = 'kea-http'): Promise<Answer> {
     const h = this.handlers.get(name)?.get(command);
     if (!h) throw new Error(`no ${command} on ${name}`);
-    // As the command registry does: a thrown CommandError becomes the error answer.
-    try {
-      return await h(args, this.ctx(transport));
-    } catch (err) {
-      if (err instanceof CommandError) return errorAnswer(err);
-      throw err;
-    }
+    return runHandler(h, args, this.ctx(transport));
   }
 
   /** The value of a successful call, or throws with the error name. */

@@ -110,7 +110,7 @@ const ready: Handler = (p) => {
       return 'in-maintenance';
     case 'ready':
       if (!amPrimary(p.cfg)) return undefined;
-      return p.cfg.mode === 'load-balancing' ? 'load-balancing' : 'hot-standby';
+      return normalState(p.cfg);
     case 'terminated':
       return 'terminated';
     case 'unavailable':
