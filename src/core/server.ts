@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import YAML from 'yaml';
 import { mkdirSync, renameSync, writeFileSync, openSync, fsyncSync, closeSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -67,6 +68,7 @@ export class LivesetServer {
   private selfUrl = '';
   private readonly startedAtMs: number;
   private stopping: Promise<void> | undefined;
+  private applying: Promise<unknown> = Promise.resolve();
 
   private constructor(private readonly opts: ServerOptions) {
     this.startedAtMs = opts.clock.monotonicMs();
@@ -121,14 +123,6 @@ export class LivesetServer {
       `${prepared.serverName} listening on ${server.selfUrl}`,
     );
     return server;
-  }
-
-  get url(): string {
-    return this.selfUrl;
-  }
-
-  get name(): string {
-    return this.runtime.prepared.serverName;
   }
 
   /** Runs a command as if it arrived on a transport. */
@@ -210,7 +204,14 @@ export class LivesetServer {
    * the old libraries unload (they hold timers and store files the new ones will open) and the new
    * ones load; if that fails, the old configuration is loaded again and the answer says why.
    */
-  private async apply(load: () => ReturnType<typeof loadConfigFile>, what: string): Promise<Answer> {
+  private apply(load: () => ReturnType<typeof loadConfigFile>, what: string): Promise<Answer> {
+    // One (re)configuration at a time: two interleaved reloads would unload the same libraries twice.
+    const run = this.applying.then(() => this.applyNow(load, what));
+    this.applying = run.catch(() => undefined);
+    return run;
+  }
+
+  private async applyNow(load: () => ReturnType<typeof loadConfigFile>, what: string): Promise<Answer> {
     let prepared: PreparedConfig;
     try {
       prepared = await prepareConfig(load(), this.opts.serverName, this.opts.builtins, this.validator);
@@ -290,7 +291,8 @@ export class LivesetServer {
     if (dirname(target) !== dir) {
       throw new CommandError('INVALID_ARGUMENTS', ['arguments.filename'], `arguments.filename: must name a file in ${dir}`);
     }
-    const text = target.endsWith('.json') ? `${JSON.stringify(this.runtime.prepared.loaded.config, null, 2)}\n` : await yamlText(this.runtime.prepared.loaded.config);
+    const config = this.runtime.prepared.loaded.config;
+    const text = target.endsWith('.json') ? `${JSON.stringify(config, null, 2)}\n` : YAML.stringify(config);
     const tmp = `${target}.tmp-${this.opts.pid}`;
     mkdirSync(dir, { recursive: true });
     writeFileSync(tmp, text);
@@ -309,11 +311,6 @@ async function membersToCheck(loaded: LoadedConfig, builtins: BuiltinLibraries):
   const cluster = describeCluster(libs);
   if (cluster.thisServer !== undefined || cluster.members.length === 0) return [undefined];
   return cluster.members.map((m) => m.name);
-}
-
-async function yamlText(config: LivesetConfig): Promise<string> {
-  const YAML = (await import('yaml')).default;
-  return YAML.stringify(config);
 }
 
 function configHash(config: LivesetConfig): string {
