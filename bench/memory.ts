@@ -7,8 +7,8 @@ import { fmt, ratio, type Row, type SectionResult } from './lib/report.ts';
 const mib = (x: number) => `${fmt(x, 1)} MiB`;
 
 /**
- * Resident set size of idle servers beside an idle bare node:http server (also started through
- * tsx, so the TypeScript loader's share is in both), and of the loaded pool master measured by the
+ * Resident set size of idle servers beside an idle bare node:http server (both compiled JavaScript
+ * run by plain Node.js), and of the loaded pool master measured by the
  * fan-in section beside the baseline that took the same load.
  */
 export async function memory(settleMs: number, master: { rss: number; baseRss: number; hosts: number }): Promise<SectionResult> {
@@ -40,5 +40,5 @@ export async function memory(settleMs: number, master: { rss: number; baseRss: n
   } finally {
     await Promise.all([base.stop(), core.stop(), ha1.stop(), ha2.stop()]);
   }
-  return { rows, notes: [`Memory: VmRSS from /proc/<pid>/status, ${settleMs} ms after start for the idle servers; every process runs under \`node --import tsx\`.`] };
+  return { rows, notes: [`Memory: VmRSS from /proc/<pid>/status, ${settleMs} ms after start for the idle servers; every server is compiled JavaScript run by plain \`node\` (liveset from dist/, the baseline from .bench-build/).`] };
 }

@@ -32,7 +32,7 @@ const peerUrl = (cfg: Record<string, unknown>, name: string): string => {
   return list.find((p) => p.name === name)!.url;
 };
 
-/** The main thread's profile: tsx's loader thread writes a second, smaller one. */
+/** The main thread's profile (worker threads, such as a pino transport's, write smaller ones). */
 function mainProfile(dir: string): string {
   const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).map((f) => join(dir, f));
   if (files.length === 0) throw new Error(`no .cpuprofile in ${dir}`);

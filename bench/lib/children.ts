@@ -1,8 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-/** Directory of the bench scripts, so children are found wherever the run starts from. */
-export const BENCH_DIR = fileURLToPath(new URL('../', import.meta.url));
+/**
+ * The bench's child scripts compiled to JavaScript (tsconfig.bench.json, `npm run bench` builds
+ * them): baselines and load clients run as plain Node.js, as the liveset servers they are compared
+ * with do, so no TypeScript loader is counted on either side.
+ */
+export const BENCH_JS_DIR = fileURLToPath(new URL('../../.bench-build/bench/', import.meta.url));
 
 const live = new Set<ChildProcess>();
 
@@ -29,9 +34,11 @@ export interface Started {
   readonly result: Promise<any>;
 }
 
-/** Runs `bench/<script>` under tsx with one JSON argument; children talk back in JSON lines. */
+/** Runs the compiled `bench/<script>` with one JSON argument; children talk back in JSON lines. */
 export function startScript(script: string, arg: unknown, nodeArgs: readonly string[] = []): Started {
-  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', BENCH_DIR + script, JSON.stringify(arg)], {
+  const compiled = BENCH_JS_DIR + script.replace(/\.ts$/, '.js');
+  if (!existsSync(compiled)) throw new Error(`${compiled} is missing: run the bench with \`npm run bench\`, which compiles it`);
+  const child = spawn(process.execPath, [...nodeArgs, compiled, JSON.stringify(arg)], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   live.add(child);

@@ -41,7 +41,9 @@ function place(url: string): { where: string; area: string } {
   const rel = relative(ROOT, path);
   const dep = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(rel);
   if (dep) return { where: rel.replace(/^.*node_modules\//, ''), area: `dependency ${dep[1]}` };
-  if (rel.startsWith('src/')) return { where: rel, area: rel.split('/').slice(0, 2).join('/') };
+  // Compiled code: dist/ (liveset) and .bench-build/ (bench scripts and the store they use).
+  const code = rel.replace(/^\.bench-build\//, '');
+  if (/^(src|dist)\//.test(code)) return { where: code, area: code.split('/').slice(0, 2).join('/') };
   return { where: rel, area: 'other' };
 }
 

@@ -26,7 +26,7 @@ export function machineDescription(): string[] {
     `CPU: ${cpu[0]?.model ?? 'unknown'}${mhz}, ${cpu.length} logical cores`,
     `Memory: ${(totalmem() / 2 ** 30).toFixed(1)} GiB`,
     `OS: ${distro}, kernel ${release()}`,
-    `Node.js: ${process.version} (TypeScript through tsx)`,
+    `Node.js: ${process.version} (liveset and bench children compiled by tsc; the bench driver through tsx)`,
     `Temp directory (data dirs, redo logs): ${tmpdir()}, ${fs}`,
     `Load average when the run started: ${loadavg().map((x) => x.toFixed(2)).join(', ')}`,
   ];

@@ -1,11 +1,7 @@
 import { fileURLToPath } from 'node:url';
-import { serveCli } from './serve.ts';
-import { checkConfigCli } from './check-config.ts';
-import { callCli } from './call.ts';
-import { upCli } from './up.ts';
-import { runScenarioCli } from './scenario/index.ts';
-import { demoBanner } from './demo.ts';
-import { versionInfo } from './runtime-info.ts';
+
+// Each subcommand is imported only when it runs: `liveset call` must not load the server, ajv,
+// pino and the hook libraries just to send one request.
 
 const USAGE = `liveset — high-availability coordination server
 
@@ -25,20 +21,22 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'serve':
-      return serveCli(rest);
+      return (await import('./serve.ts')).serveCli(rest);
     case 'up':
-      return upCli(rest);
+      return (await import('./up.ts')).upCli(rest);
     case 'check-config':
-      return checkConfigCli(rest);
+      return (await import('./check-config.ts')).checkConfigCli(rest);
     case 'call':
-      return callCli(rest);
+      return (await import('./call.ts')).callCli(rest);
     case 'scenario':
-      return runScenarioCli(rest);
-    case 'demo':
+      return (await import('./scenario/index.ts')).runScenarioCli(rest);
+    case 'demo': {
+      const [{ upCli }, { demoBanner }] = await Promise.all([import('./up.ts'), import('./demo.ts')]);
       return upCli(['-c', fileURLToPath(new URL('../../examples/demo.yaml', import.meta.url))], demoBanner);
+    }
     case 'version':
     case '--version':
-      process.stdout.write(`${versionInfo().extended}\n`);
+      process.stdout.write(`${(await import('./runtime-info.ts')).versionInfo().extended}\n`);
       return 0;
     case undefined:
     case 'help':

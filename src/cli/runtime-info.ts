@@ -2,8 +2,28 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { arch, platform, release } from 'node:os';
 
+import { distProblem } from './build-check.ts';
+
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
-export const MAIN_SCRIPT = fileURLToPath(new URL('./main.ts', import.meta.url));
+
+/**
+ * True when this module runs as TypeScript source (tests and benchmarks through tsx). Servers are
+ * still started from the compiled dist/, so what is tested is what ships.
+ */
+const FROM_SOURCE = import.meta.url.endsWith('.ts');
+
+/** The compiled CLI entry (dist/cli/main.js) that child servers run. */
+export const MAIN_SCRIPT = fileURLToPath(new URL(FROM_SOURCE ? '../../dist/cli/main.js' : './main.js', import.meta.url));
+
+let checked = false;
+
+/** Run from source, refuses to start dist/ when it is missing or older than src/, with the fix in the message. */
+export function assertBuilt(): void {
+  if (!FROM_SOURCE || checked) return;
+  const problem = distProblem(REPO_ROOT);
+  if (problem) throw new Error(`liveset: ${problem}`);
+  checked = true;
+}
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -26,10 +46,13 @@ export function versionInfo(): { version: string; extended: string; report: stri
   };
 }
 
-/** tsx's loader by absolute URL, so children start from any working directory. */
-const TSX_LOADER = import.meta.resolve('tsx');
-
-/** How `serve` children are started: the same Node.js, with tsx, running this CLI. */
+/** How `serve` children are started: the same Node.js running the compiled CLI. */
 export function serveCommand(configFile: string, server: string, extra: readonly string[] = []): { cmd: string; args: string[] } {
-  return { cmd: process.execPath, args: ['--import', TSX_LOADER, MAIN_SCRIPT, 'serve', '-c', configFile, '--server', server, ...extra] };
+  return { cmd: process.execPath, args: cliArgs(['serve', '-c', configFile, '--server', server, ...extra]) };
+}
+
+/** Node.js arguments that run the compiled CLI with `args` (checked to be built when run from source). */
+export function cliArgs(args: readonly string[]): string[] {
+  assertBuilt();
+  return [MAIN_SCRIPT, ...args];
 }

@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { pino, type Logger as PinoLogger } from 'pino';
 
 export type Logger = PinoLogger;
@@ -15,7 +16,7 @@ export interface LoggerOptions {
  * alert on events without parsing prose: `logger.info({ msgId: 'X', ... }, 'text')`.
  */
 export function createLogger(opts: LoggerOptions): Logger {
-  if (opts.pretty) {
+  if (opts.pretty && prettyInstalled()) {
     return pino({
       name: opts.name,
       level: opts.level,
@@ -26,3 +27,13 @@ export function createLogger(opts: LoggerOptions): Logger {
 }
 
 export const silentLogger: Logger = pino({ level: 'silent' });
+
+/** pino-pretty is a development dependency: an installed liveset writes JSON lines even on a terminal. */
+function prettyInstalled(): boolean {
+  try {
+    createRequire(import.meta.url).resolve('pino-pretty');
+    return true;
+  } catch {
+    return false;
+  }
+}

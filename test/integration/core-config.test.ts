@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
 import { freePorts, keaCommand, startLiveset, waitFor, type LivesetProcess } from '../helpers/liveset.ts';
-import { MAIN_SCRIPT } from '../../src/cli/runtime-info.ts';
+import { cliArgs } from '../../src/cli/runtime-info.ts';
 
 const greeterPath = fileURLToPath(new URL('../../examples/libraries/greeter.mjs', import.meta.url));
 const failingPath = fileURLToPath(new URL('../fixtures/failing-library.mjs', import.meta.url));
@@ -17,7 +17,7 @@ after(() => Promise.all(started.map((s) => s.stop())));
 /** Runs the liveset CLI to completion and returns its exit code and output. */
 function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN_SCRIPT, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, cliArgs(args), { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));

@@ -5,7 +5,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePorts, keaCommand, waitFor } from '../helpers/liveset.ts';
-import { MAIN_SCRIPT } from '../../src/cli/runtime-info.ts';
+import { cliArgs } from '../../src/cli/runtime-info.ts';
 
 test('liveset up starts every member with prefixed logs and stops them all on SIGTERM', async () => {
   const [p1, p2] = await freePorts(2);
@@ -28,7 +28,7 @@ test('liveset up starts every member with prefixed logs and stops them all on SI
       `            - { name: beta, url: "http://127.0.0.1:${p2}/", role: standby }`,
     ].join('\n'),
   );
-  const up = spawn(process.execPath, ['--import', 'tsx', MAIN_SCRIPT, 'up', '-c', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const up = spawn(process.execPath, cliArgs(['up', '-c', file]), { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   up.stdout.on('data', (d: Buffer) => (out += d.toString()));
   up.stderr.on('data', (d: Buffer) => (out += d.toString()));

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { cliArgs } from '../../src/cli/runtime-info.ts';
 import type { ScenarioResult } from '../../src/cli/scenario/runner.ts';
 
 export const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -16,7 +17,7 @@ export interface CliRun {
 }
 
 export function runScenarioCli(args: string[]): CliRun {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'scenario', ...args], {
+  const child = spawn(process.execPath, cliArgs(['scenario', ...args]), {
     cwd: REPO,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -5,6 +5,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ConfigError } from '../../core/errors.ts';
 import { parseConfigText, substituteEnv } from '../../core/config/parse-config.ts';
 import type { ClusterMember, HookLibrary } from '../../core/hooks/hook-library.ts';
+import { builtinLibraries } from '../../hook-libs/builtin.ts';
 import type { JsonObject } from './scenario-types.ts';
 
 /** A cluster configuration file as the scenario runner needs it. */
@@ -15,13 +16,10 @@ export interface ClusterFile {
   readonly members: readonly ClusterMember[];
 }
 
-const HOOK_LIBS = new URL('../../hook-libs/', import.meta.url);
-
 async function importLibrary(spec: string, configDir: string): Promise<HookLibrary | undefined> {
-  const looksLikePath = spec.includes('/') || /\.(m?js|ts)$/.test(spec);
-  const url = looksLikePath
-    ? pathToFileURL(isAbsolute(spec) ? spec : resolve(configDir, spec))
-    : new URL(`${spec}/index.ts`, HOOK_LIBS);
+  const builtin = builtinLibraries[spec];
+  if (builtin) return (await builtin()).library;
+  const url = pathToFileURL(isAbsolute(spec) ? spec : resolve(configDir, spec));
   if (!existsSync(fileURLToPath(url))) return undefined;
   const mod = (await import(url.href)) as { library?: HookLibrary; default?: HookLibrary };
   return mod.library ?? mod.default;

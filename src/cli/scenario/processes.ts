@@ -1,15 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { REPO_ROOT, serveCommand } from '../runtime-info.ts';
 
-const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const MAIN = fileURLToPath(new URL('../main.ts', import.meta.url));
 const LOG_LINES_KEPT = 200;
 
-/** `liveset serve` as a child process: the same interpreter, with tsx, from this checkout. */
-function serveCommand(configPath: string, name: string): { cmd: string; args: string[] } {
-  return { cmd: process.execPath, args: ['--import', import.meta.resolve('tsx'), MAIN, 'serve', '-c', configPath, '--server', name] };
-}
 
 const LEVELS: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
 
