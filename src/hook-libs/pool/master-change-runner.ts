@@ -56,12 +56,12 @@ async function drive(svc: PoolService, start: Coordinator): Promise<void> {
   const timeout = svc.cfg.forwardTimeoutMs;
   for (;;) {
     if (svc.stopped) return;
-    const back = voidDecision(c, svc.wallMs(), svc.cfg.proposalTimeoutMs);
+    const back = voidDecision(c);
     if (back) {
       await svc.changeLocal((s) => ({ state: back.reduce(applyLocal, s), records: back }));
-      svc.log.warn({ msgId: 'POOL_MASTER_CHANGE_VOID', oldMaster }, `the old master ${oldMaster} did not confirm the commit in time; following it again`);
+      svc.log.warn({ msgId: 'POOL_MASTER_CHANGE_VOID', oldMaster }, `the old master ${oldMaster} refused the commit; following it again`);
       await svc.onRoleChanged();
-      throw new CommandError('HA_ABORT_NEW_MASTER', [`the old master ${oldMaster} did not confirm the commit`]);
+      throw new CommandError('HA_ABORT_NEW_MASTER', [`the old master ${oldMaster} refused the commit`]);
     }
     const a = nextAction(c);
     switch (a.type) {

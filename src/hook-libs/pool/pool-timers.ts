@@ -97,7 +97,12 @@ export class PoolTimers {
       if (!shuttingDown) await this.maybeSync(master, Number(reply['generation'] ?? NaN));
     } catch (err) {
       if (err instanceof CommandError && err.errorName === 'HOST_IS_SLAVE' && err.params[0]) {
-        await this.follow(err.params[0]);
+        // Recording the new master can fail (store error, shutting down); the heartbeat timer's
+        // promise has no other handler, so a throw here would be an unhandled rejection that
+        // kills the process (found by the simulator: pool seed 398, a crash mid-write).
+        await this.follow(err.params[0]).catch((e: unknown) => {
+          svc.log.warn({ msgId: 'POOL_FOLLOW_FAILED', address: err.params[0], err: String(e) }, `could not record ${err.params[0]} as the master`);
+        });
       } else if (!(err instanceof PeerUnreachableError) || shuttingDown) {
         svc.log.warn({ msgId: 'POOL_HEARTBEAT_FAILED', master: master.name, err: String(err) }, `heartbeat to ${master.name} failed`);
       }

@@ -79,13 +79,16 @@ export function recoverCoordinator(c: Coordination): Coordinator {
 }
 
 /**
- * A decision is void when the old master refused the commit (its promise had expired) or has not
- * confirmed it within the proposal timeout: the old master may be acting as master again, so this
- * host must go back to following it. Returns the records that step back, or undefined.
+ * A decision is void when the old master refused the commit (its promise had expired and it went
+ * on as master), so this host must go back to following it. Silence is not refusal: an old master
+ * whose answer to the commit was lost has already become our slave, and stepping back then would
+ * leave two slaves following each other and no master (found by the simulator, pool seed 312).
+ * Until the old master answers, this host stays 'transitioning' (never acting as master) and the
+ * commit is resent. Returns the records that step back, or undefined.
  */
-export function voidDecision(c: Coordinator, wallMs: number, timeoutMs: number): LocalRecord[] | undefined {
+export function voidDecision(c: Coordinator): LocalRecord[] | undefined {
   if (c.phase !== 'decided' || c.oldMasterCommitted || c.oldMaster === c.address) return undefined;
-  if (!c.refused.includes(c.oldMaster) && wallMs - c.startedWallMs < timeoutMs) return undefined;
+  if (!c.refused.includes(c.oldMaster)) return undefined;
   return [
     { kind: 'role', role: { kind: 'slave', master: c.oldMaster } },
     { kind: 'proposal', proposal: null },
