@@ -60,6 +60,7 @@ export const ERROR_CATALOGUE = {
   // ha library (Kea HA); Kea reports these as result 1 with its own texts
   HA_ERROR: plain('HA error'),
   HA_UNKNOWN_SERVER: plain('no HA relationship for server'),
+  WITNESS_FENCED: { result: RESULT.ERROR, text: (p) => `witness refuses ${p[0] ?? ''} for another ${p[1] ?? '?'} ms: its partner was just told it is unreachable` },
   HA_MAINTENANCE_NOT_ALLOWED: { result: RESULT.HA_MAINTENANCE_NOT_ALLOWED, text: (p) => `Unable to transition the server from the ${p[0] ?? ''} to in-maintenance state.` },
 } satisfies Record<string, CatalogueEntry>;
 

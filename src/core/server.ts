@@ -24,6 +24,7 @@ import type { Clock } from './clock.ts';
 import type { Logger } from './logger.ts';
 import { callPeer } from './peer-client.ts';
 import { SchemaValidator } from './schema-validator.ts';
+import { WitnessDesk } from './witness-probe.ts';
 import { redactSecrets } from './redact.ts';
 import { ControlServer, type TransportSettings } from '../transports/control-server.ts';
 import { BasicAuth } from '../transports/basic-auth.ts';
@@ -63,6 +64,7 @@ interface Runtime {
 export class LivesetServer {
   private readonly validator = new SchemaValidator();
   private readonly events = new EventBus();
+  private readonly witnessDesk: WitnessDesk;
   private runtime!: Runtime;
   private transport!: ControlServer;
   private selfUrl = '';
@@ -72,6 +74,7 @@ export class LivesetServer {
 
   private constructor(private readonly opts: ServerOptions) {
     this.startedAtMs = opts.clock.monotonicMs();
+    this.witnessDesk = new WitnessDesk(opts.clock);
   }
 
   /**
@@ -149,7 +152,7 @@ export class LivesetServer {
     const status = new Map<string, () => unknown>();
     const hooks = new HooksManager(registry, callouts, (keys) => { for (const k of keys) status.delete(k); }, this.opts.logger);
     const faults = config.testing['fault-injection'] ? new FaultTable() : undefined;
-    registerBuiltins(registry, this.builtinHost(faults));
+    registerBuiltins(registry, this.builtinHost(faults, prepared.serverName));
     const stores = fileStoreFactory(prepared.dataDir);
     await hooks.loadAll(prepared.libs, (lib, footprint): LibraryHandle => {
       const owner = lib.library.name;
@@ -239,12 +242,13 @@ export class LivesetServer {
     return errorAnswer(new CommandError('CONFIG_INVALID', lines, `${what} failed; the running configuration is unchanged: ${lines.join('; ')}`));
   }
 
-  private builtinHost(faults: FaultTable | undefined): BuiltinHost {
+  private builtinHost(faults: FaultTable | undefined, serverName: string): BuiltinHost {
     const textLoader = (config: unknown) => () =>
       loadConfigText(JSON.stringify(config), `${basename(this.opts.configFile)} (from command)`, this.runtime.prepared.loaded.source.dir, this.opts.env, this.validator, true);
     return {
       events: this.events,
       faults,
+      witnessProbe: (args) => this.witnessDesk.probe(args, (peer, command, a, timeoutMs) => callPeer(serverName, faults, peer, command, a, timeoutMs)),
       version: () => this.opts.version,
       status: () => {
         const rt = this.runtime;

@@ -30,6 +30,10 @@ export async function startHa(opts: {
   mode: Mode;
   states?: { state: string; pause: string }[];
   notify?: (dataRoot: string) => Record<string, unknown>;
+  /** Witness URLs (each a running liveset server named w1, w2, ...), and more relationship keys. */
+  witnesses?: readonly { name: string; url: string }[];
+  relationship?: Record<string, unknown>;
+  faultInjection?: boolean;
 } ): Promise<HaCluster> {
   const roles = ROLES[opts.mode];
   const ports = await freePorts(roles.length);
@@ -38,6 +42,7 @@ export async function startHa(opts: {
   const config = {
     server: { 'data-dir': join(dataRoot, '${server}') },
     logging: { level: 'info', format: 'json' },
+    ...(opts.faultInjection ? { testing: { 'fault-injection': true } } : {}),
     'hooks-libraries': [
       {
         library: 'ha',
@@ -51,6 +56,8 @@ export async function startHa(opts: {
               peers: names.map((name, i) => ({ name, url: `http://127.0.0.1:${ports[i]}/`, role: roles[i] })),
               ...(opts.states ? { 'state-machine': { states: opts.states } } : {}),
               ...(opts.notify ? { notify: opts.notify(dataRoot) } : {}),
+              ...(opts.witnesses ? { witnesses: opts.witnesses } : {}),
+              ...opts.relationship,
             },
           ],
         },
@@ -86,12 +93,13 @@ export async function waitState(servers: Liveset[], state: string, opts: { pause
   );
 }
 
-/** A WebSocket subscriber to `ha-state-transition` events. */
+/** A WebSocket subscriber to `ha-state-transition` events (`events`), and any others asked for (`other`). */
 export class TransitionSubscriber {
   readonly events: Record<string, any>[] = [];
+  readonly other: { method: string; params: Record<string, any> }[] = [];
   private constructor(private readonly ws: WebSocket) {}
 
-  static async open(s: Liveset): Promise<TransitionSubscriber> {
+  static async open(s: Liveset, extra: readonly string[] = []): Promise<TransitionSubscriber> {
     const ws = new WebSocket(new URL('/ws', s.url).href.replace(/^http/, 'ws'));
     const sub = new TransitionSubscriber(ws);
     await new Promise<void>((resolve, reject) => {
@@ -106,10 +114,12 @@ export class TransitionSubscriber {
           else resolve();
         } else if (msg['method'] === 'ha-state-transition') {
           sub.events.push(msg['params'] as Record<string, any>);
+        } else if (typeof msg['method'] === 'string') {
+          sub.other.push({ method: msg['method'], params: msg['params'] as Record<string, any> });
         }
       });
     });
-    ws.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'subscribe', params: { events: ['ha-state-transition'] } }));
+    ws.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'subscribe', params: { events: ['ha-state-transition', ...extra] } }));
     await subscribed;
     return sub;
   }

@@ -17,6 +17,8 @@ export interface BuiltinHost {
   shutdown(exitValue: number): void;
   readonly events: EventBus;
   readonly faults: FaultTable | undefined;
+  /** ha-witness-probe: heartbeat a URL for an HA server and report what came back. */
+  witnessProbe(args: Record<string, unknown>): Promise<Answer>;
 }
 
 /** Registers the core's commands, owned by 'core'. Kea's names, answer shapes and texts where Kea has them. */
@@ -52,6 +54,7 @@ export function registerBuiltins(registry: CommandRegistry, host: BuiltinHost): 
     host.faults.cut(args['peers'] as string[], args['direction'] as CutDirection);
     return ok('Traffic cut.', { cuts: host.faults.describe() });
   });
+  reg('ha-witness-probe', (args) => host.witnessProbe(args));
   reg('fault-heal', (args) => {
     if (!host.faults) throw new CommandError('FAULT_INJECTION_DISABLED');
     host.faults.heal(args['peers'] as string[] | undefined);

@@ -6,9 +6,10 @@ import { PeerUnreachableError } from '../../core/hooks/hook-library.ts';
 import { failoverPeer } from './ha-config.ts';
 import type { HaService } from './ha-service.ts';
 import { peerAddress } from './ha-service.ts';
-import { rfc1123 } from './ha-status.ts';
+import { rfc1123, witnessSummary } from './ha-status.ts';
 import { inMaintenanceAllowed, maintenanceStartAllowed } from './machine/ha-machine.ts';
 import { hexKey, scopeForKey } from './query-filter.ts';
+import { servingNow } from './machine/witness.ts';
 
 type Args = Record<string, unknown>;
 
@@ -118,7 +119,8 @@ function query(service: HaService, args: Args): Answer {
   if (bytes === undefined) throw new CommandError('INVALID_ARGUMENTS', ['key'], `arguments.key: '${raw}' is not hex bytes (key-format hex)`);
   const m = service.current;
   const scope = scopeForKey(service.cfg, bytes);
-  const serve = m.serviceEnabled && m.scopes.includes(scope);
+  // Evaluated at this instant: a witness step-down holds even if a timer is late.
+  const serve = servingNow(m, service.cfg, service.now()).scopes.includes(scope);
   return ok(serve ? 'This server serves the key.' : 'This server does not serve the key.', {
     serve,
     scope,
@@ -133,8 +135,23 @@ export function registerHaCommands(handle: LibraryHandle, service: HaService): v
   const reg = (name: string, handler: (args: Args) => Answer | Promise<Answer>): void => handle.registerCommand({ name, handler });
   reg('ha-heartbeat', (args) => {
     checkServerName(service, args);
+    const cfg = service.cfg;
+    if (cfg.witness === undefined) {
+      const m = service.current;
+      return ok('HA peer status returned.', { state: m.state, 'date-time': rfc1123(service.wallMs()), scopes: m.scopes, 'unsent-update-count': 0 });
+    }
+    // Our partner's heartbeat names it: it may serve until max-response-delay after this.
+    if (args['server-name'] === failoverPeer(cfg)?.name) service.apply({ type: 'partner-heard', at: service.now() });
     const m = service.current;
-    return ok('HA peer status returned.', { state: m.state, 'date-time': rfc1123(service.wallMs()), scopes: m.scopes, 'unsent-update-count': 0 });
+    const serving = servingNow(m, cfg, service.now());
+    return ok('HA peer status returned.', {
+      state: m.state,
+      'date-time': rfc1123(service.wallMs()),
+      scopes: m.scopes,
+      'unsent-update-count': 0,
+      serving: serving.serving,
+      witnesses: witnessSummary(cfg, m, service.now()),
+    });
   });
   reg('ha-continue', (args) => {
     checkServerName(service, args);

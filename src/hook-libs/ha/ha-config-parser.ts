@@ -1,5 +1,6 @@
 import type { ClusterMember } from '../../core/hooks/hook-library.ts';
-import type { HaConfig, HaMode, NotifyConfig, PeerConfig, PeerRole } from './ha-config.ts';
+import type { HaConfig, HaMode, NotifyConfig, PeerConfig, PeerRole, WitnessConfig, WitnessSettings } from './ha-config.ts';
+import { heartbeatTimeoutMs } from './ha-config.ts';
 import type { HaState, PauseRule } from './machine/ha-state.ts';
 import { isHaState, PAUSE_RULES } from './machine/ha-state.ts';
 
@@ -9,6 +10,12 @@ interface RawPeer {
   url: string;
   role: PeerRole;
   'auto-failover'?: boolean;
+  'basic-auth-user'?: string;
+  'basic-auth-password'?: string;
+}
+interface RawWitness {
+  name: string;
+  url: string;
   'basic-auth-user'?: string;
   'basic-auth-password'?: string;
 }
@@ -29,6 +36,9 @@ interface RawRelationship {
   'wait-backup-ack'?: boolean;
   'state-machine'?: { states?: { state: string; pause?: string }[] };
   notify?: { script: string; 'timeout-ms'?: number };
+  witnesses?: RawWitness[];
+  'witness-timeout'?: number;
+  'witness-margin'?: number;
 }
 interface RawParameters {
   'high-availability': RawRelationship[];
@@ -54,9 +64,51 @@ function relationshipOf(parameters: unknown): RawRelationship[] {
 export function haMembers(parameters: unknown): { members: ClusterMember[]; thisServer?: string } {
   const rel = relationshipOf(parameters)[0];
   if (rel === undefined) return { members: [] };
-  const members = rel.peers.map((p) => ({ name: p.name.trim(), url: p.url }));
+  // Witnesses are members too, so one file (and `liveset up`) can run the pair with its witnesses.
+  const members = [...rel.peers, ...(rel.witnesses ?? [])].map((p) => ({ name: p.name.trim(), url: p.url }));
   const name = rel['this-server-name']?.trim();
   return name !== undefined && name !== '' ? { members, thisServer: name } : { members };
+}
+
+/**
+ * True when `serverName` is one of the relationship's witnesses and not a peer: such a server
+ * runs no HA service (the core's ha-witness-probe is all a witness needs).
+ */
+export function isWitnessOnly(parameters: unknown, serverName: string): boolean {
+  const rel = relationshipOf(parameters)[0];
+  const name = serverName.trim();
+  if (rel === undefined || name === '' || rel.peers.some((p) => p.name.trim() === name)) return false;
+  return (rel.witnesses ?? []).some((w) => w.name.trim() === name);
+}
+
+function basicAuthOf(raw: { 'basic-auth-user'?: string; 'basic-auth-password'?: string }): { basicAuth?: { user: string; password: string } } {
+  const user = raw['basic-auth-user'];
+  return user !== undefined && user !== '' ? { basicAuth: { user, password: raw['basic-auth-password'] ?? '' } } : {};
+}
+
+/** Witness entries: names unique and distinct from the peers', URLs as for peers. */
+function parseWitnesses(rel: RawRelationship, peerNames: ReadonlySet<string>, where: string, problems: string[]): WitnessSettings | undefined {
+  if (rel.witnesses === undefined) return undefined;
+  const members: WitnessConfig[] = [];
+  rel.witnesses.forEach((raw, i) => {
+    const at = `${where}.witnesses[${i}]`;
+    const name = raw.name.trim();
+    if (name === '') return problems.push(`${at}: witness name must not be empty`);
+    if (peerNames.has(name)) problems.push(`${at}: '${name}' is a peer of this relationship; a witness must be another server`);
+    if (members.some((w) => w.name === name)) problems.push(`${at}: witness with name '${name}' already specified`);
+    const bad = urlProblem(raw.url);
+    if (bad !== undefined) problems.push(`${at}: bad url '${raw.url}': ${bad} for witness ${name}`);
+    const user = raw['basic-auth-user'];
+    if (user !== undefined && user.includes(':')) problems.push(`${at}: user '${user}' must not contain a ':' in witness '${name}'`);
+    members.push({ name, url: raw.url, ...basicAuthOf(raw) });
+    return undefined;
+  });
+  const maxResponseDelay = rel['max-response-delay'] ?? 60000;
+  return {
+    members,
+    timeoutMs: rel['witness-timeout'] ?? heartbeatTimeoutMs({ maxResponseDelay }),
+    marginMs: rel['witness-margin'] ?? Math.max(50, Math.floor(maxResponseDelay / 10)),
+  };
 }
 
 /** Host must be an IPv4 literal or a bracketed IPv6 literal, as Kea requires. */
@@ -164,13 +216,7 @@ export function parseHaConfig(parameters: unknown, serverName: string): ParseRes
     if (bad !== undefined) problems.push(`${at}: bad url '${raw.url}': ${bad} for server ${name}`);
     const user = raw['basic-auth-user'];
     if (user !== undefined && user.includes(':')) problems.push(`${at}: user '${user}' must not contain a ':' in peer '${name}'`);
-    peers.push({
-      name,
-      url: raw.url,
-      role: raw.role,
-      autoFailover: raw['auto-failover'] ?? true,
-      ...(user !== undefined && user !== '' ? { basicAuth: { user, password: raw['basic-auth-password'] ?? '' } } : {}),
-    });
+    peers.push({ name, url: raw.url, role: raw.role, autoFailover: raw['auto-failover'] ?? true, ...basicAuthOf(raw) });
   });
   if (thisServerName === '') problems.push(`${where}: 'this-server-name' is not set and no --server was given`);
   else if (!names.has(thisServerName)) problems.push(`${where}: no peer configuration specified for the '${thisServerName}'`);
@@ -186,6 +232,10 @@ export function parseHaConfig(parameters: unknown, serverName: string): ParseRes
     problems.push(`${where}: 'delayed-updates-limit' must be set to 0 in the ${MODE_TEXT[rel.mode]} configuration`);
   }
   const pauseRules = parsePauseRules(rel, where, problems);
+  const witness = parseWitnesses(rel, names, where, problems);
+  if (witness !== undefined && rel.mode === 'passive-backup') {
+    problems.push(`${where}.witnesses: witnesses need a failover partner; passive-backup has none`);
+  }
   if (problems.length > 0) return { ok: false, problems };
 
   const notify: NotifyConfig | undefined =
@@ -209,6 +259,7 @@ export function parseHaConfig(parameters: unknown, serverName: string): ParseRes
       waitBackupAck,
       pauseRules,
       ...(notify !== undefined ? { notify } : {}),
+      ...(witness !== undefined ? { witness } : {}),
     },
   };
 }

@@ -14,6 +14,22 @@ export interface PeerConfig {
   readonly basicAuth?: { readonly user: string; readonly password: string };
 }
 
+/** A witness: another liveset server asked whether it can reach our partner (docs/ha.md, Witnesses). */
+export interface WitnessConfig {
+  readonly name: string;
+  readonly url: string;
+  readonly basicAuth?: { readonly user: string; readonly password: string };
+}
+
+/** The relationship's witnesses and their timers; absent for a pair without witnesses (Kea's behaviour). */
+export interface WitnessSettings {
+  readonly members: readonly WitnessConfig[];
+  /** Bound on one probe round trip (our request, the witness's heartbeat to the partner, its answer). */
+  readonly timeoutMs: number;
+  /** Safety margin added to every witness deadline. */
+  readonly marginMs: number;
+}
+
 /** keepalived-style notify scripts: run with the new state on every transition. */
 export interface NotifyConfig {
   /** Executable run on every transition as `script <new-state> <old-state> <server-name> <partner-state> <scopes> <paused>`. */
@@ -45,6 +61,8 @@ export interface HaConfig {
   /** Pause rule per state; states not listed are `never`. */
   readonly pauseRules: Readonly<Partial<Record<HaState, PauseRule>>>;
   readonly notify?: NotifyConfig;
+  /** Present only when `witnesses` is configured. */
+  readonly witness?: WitnessSettings;
 }
 
 /** This server's own peer entry. */
@@ -57,4 +75,9 @@ export function thisPeer(config: HaConfig): PeerConfig {
 /** Kea's failover peer: the first other peer whose role is not backup (none for a backup server's view in passive-backup). */
 export function failoverPeer(config: HaConfig): PeerConfig | undefined {
   return config.peers.find((p) => p.name !== config.thisServerName && p.role !== 'backup');
+}
+
+/** Kea's peer request timeout is 10 s; heartbeats use less when max-response-delay is shorter. */
+export function heartbeatTimeoutMs(config: Pick<HaConfig, 'maxResponseDelay'>): number {
+  return Math.min(10_000, Math.max(1000, config.maxResponseDelay));
 }

@@ -20,7 +20,12 @@ export const HA_MESSAGES = {
   HA_SYNC_FAILED: 'the synchronisation failed or timed out; syncing retries after the next heartbeat',
   HA_NOTIFY_SCRIPT_FAILED: 'a notify script exited non-zero, could not start, or was killed after its timeout',
   HA_NOTIFY_SCRIPT_DONE: 'a notify script finished (debug)',
-  HA_CALLOUT_FAILED: 'a callout at ha_state_transition or ha_sync threw',
+  HA_CALLOUT_FAILED: 'a callout at ha_state_transition, ha_sync or ha_partner_failure_check threw',
+  HA_WITNESS_VERDICT: 'a witness round reached a different verdict: partner-alive (only our link is cut), partner-failed, or isolated',
+  HA_WITNESS_STEPPED_DOWN: 'the partner is silent and the witnesses do not back this server (no majority, or the partner serves our scopes): it serves nothing',
+  HA_WITNESS_SERVING_RESUMED: 'the witness rules let this server serve its state\'s scopes again',
+  HA_WITNESS_PROBE_FAILED: 'one witness did not answer a probe (debug)',
+  HA_WITNESS_ONLY: 'this server is only a witness of the relationship and runs no HA service',
   HA_SERVICE_STARTED: 'the HA service started in waiting',
   HA_SERVICE_STOPPED: 'the HA service stopped (library unloaded)',
 } as const;

@@ -1,7 +1,7 @@
 import type { Timer } from '../../core/clock.ts';
 import type { LibraryHandle, PeerAddress } from '../../core/hooks/hook-library.ts';
 import type { HaConfig, PeerConfig } from './ha-config.ts';
-import { failoverPeer } from './ha-config.ts';
+import { failoverPeer, heartbeatTimeoutMs } from './ha-config.ts';
 import { startModel, step } from './machine/ha-machine.ts';
 import type { HaInput } from './machine/ha-input.ts';
 import type { HaModel } from './machine/ha-model.ts';
@@ -9,10 +9,13 @@ import { nextWakeAt } from './machine/ha-model.ts';
 import type { HaOutput } from './machine/ha-output.ts';
 import { runNotifyScript } from './notify-script.ts';
 import { sendHeartbeat } from './partner/heartbeat-client.ts';
+import type { Witness } from './partner/witness-client.ts';
+import { livesetWitness } from './partner/witness-client.ts';
+import type { FailureEvidence } from './machine/witness.ts';
 
 /** Kea's origin id of a partner-requested disable, sent with ha-sync-complete-notify. */
 const REMOTE_ORIGIN_ID = 2000;
-/** Kea's peer request timeout; heartbeats use less when max-response-delay is shorter. */
+/** Kea's peer request timeout. */
 const PEER_TIMEOUT_MS = 10_000;
 
 export interface SyncOutcome {
@@ -33,11 +36,14 @@ export class HaService {
   private timer: Timer | undefined;
   private stopped = false;
   private callouts: Promise<void> = Promise.resolve();
+  private readonly witnesses: readonly Witness[];
 
   constructor(
     private readonly handle: LibraryHandle,
     readonly cfg: HaConfig,
-  ) {}
+  ) {
+    this.witnesses = (cfg.witness?.members ?? []).map((w) => livesetWitness(handle, w));
+  }
 
   /** The current model (after start()). */
   get current(): HaModel {
@@ -103,6 +109,15 @@ export class HaService {
         case 'start-sync':
           void this.syncing(o.attempt, o.from, o.timeoutMs, o.maxPeriod);
           break;
+        case 'probe-witnesses':
+          this.probeWitnesses(o);
+          break;
+        case 'witness-verdict':
+          if (o.changed) this.publishWitnessEvent('ha-witness-verdict', { round: o.round, verdict: o.verdict, reason: o.reason, answered: o.answered, needed: o.needed, 'reached-by': o.reachedBy });
+          break;
+        case 'serving-changed':
+          this.publishWitnessEvent('ha-serving-changed', { serving: o.serving, reason: o.reason, state: o.state });
+          break;
         case 'log':
           this.handle.logger[o.level]({ msgId: o.msgId, server: this.cfg.thisServerName, ...o.fields }, o.text);
           break;
@@ -147,11 +162,53 @@ export class HaService {
     }
   }
 
+  private publishWitnessEvent(event: string, data: Record<string, unknown>): void {
+    this.handle.publish(event, { 'server-name': this.cfg.thisServerName, ...data, time: new Date(this.wallMs()).toISOString() });
+  }
+
+  /** One witness round: every witness and the ha_partner_failure_check callouts, answers fed back as they come. */
+  private probeWitnesses(o: Extract<HaOutput, { type: 'probe-witnesses' }>): void {
+    const partner = this.cfg.peers.find((p) => p.name === o.partner);
+    if (partner === undefined) return;
+    const request = { partner: peerAddress(partner), caller: this.cfg.thisServerName, timeoutMs: o.timeoutMs, fenceMs: o.fenceMs };
+    for (const w of this.witnesses) {
+      void w.probe(request).then((answer) => {
+        if (!answer.answered) this.handle.logger.debug({ msgId: 'HA_WITNESS_PROBE_FAILED', witness: w.name, reason: answer.reason }, `witness ${w.name} did not answer: ${answer.reason}`);
+        if (!this.stopped) this.apply({ type: 'witness-answered', at: this.now(), round: o.round, witness: w.name, answer });
+      });
+    }
+    void this.failureEvidence(o.partner, o.timeoutMs).then((evidence) => {
+      if (!this.stopped) this.apply({ type: 'failure-evidence', at: this.now(), round: o.round, evidence });
+    });
+  }
+
+  /**
+   * The `ha_partner_failure_check` callouts: an application library adds its own evidence, e.g.
+   * "my clients still reach the partner", by setting `partner-alive: true` (and a `reason`).
+   */
+  private async failureEvidence(partner: string, timeoutMs: number): Promise<FailureEvidence> {
+    const args: Record<string, unknown> = { 'server-name': this.cfg.thisServerName, partner, 'timeout-ms': timeoutMs };
+    let timer: Timer | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timer = this.handle.clock.setTimer(timeoutMs, () => resolve('timeout'));
+    });
+    try {
+      const status = await Promise.race([this.handle.runCallouts('ha_partner_failure_check', args), timedOut]);
+      if (status === 'timeout') return { partnerAlive: false, reason: `ha_partner_failure_check did not finish within ${timeoutMs} ms` };
+      const reason = typeof args['reason'] === 'string' ? args['reason'] : 'an ha_partner_failure_check callout says the partner is alive';
+      return args['partner-alive'] === true ? { partnerAlive: true, reason } : { partnerAlive: false, reason: 'no application evidence' };
+    } catch (err) {
+      this.handle.logger.error({ msgId: 'HA_CALLOUT_FAILED', point: 'ha_partner_failure_check', err }, 'ha_partner_failure_check callout failed');
+      return { partnerAlive: false, reason: 'ha_partner_failure_check failed' };
+    } finally {
+      timer?.cancel();
+    }
+  }
+
   private async heartbeat(to: string): Promise<void> {
     const peer = this.cfg.peers.find((p) => p.name === to);
     if (peer === undefined) return;
-    const timeout = Math.min(PEER_TIMEOUT_MS, Math.max(1000, this.cfg.maxResponseDelay));
-    const r = await sendHeartbeat(this.handle, peerAddress(peer), this.cfg.thisServerName, timeout);
+    const r = await sendHeartbeat(this.handle, peerAddress(peer), this.cfg.thisServerName, heartbeatTimeoutMs(this.cfg));
     if (this.stopped) return;
     if (r.ok) {
       const { ok: _ok, ...answer } = r;

@@ -2,6 +2,7 @@ import type { HaConfig } from './ha-config.ts';
 import { failoverPeer, thisPeer } from './ha-config.ts';
 import type { HaModel } from './machine/ha-model.ts';
 import { clockSkewSeconds, inTouch, isCommunicationInterrupted } from './partner/communication-state.ts';
+import { servingNow } from './machine/witness.ts';
 
 const pad = (n: number): string => String(n).padStart(2, '0');
 
@@ -52,5 +53,41 @@ export function haStatusEntry(cfg: HaConfig, model: HaModel, at: number): Record
       'unacked-clients-left': interrupted ? cfg.maxUnackedClients + 1 : 0,
     };
   }
-  return { 'ha-mode': cfg.mode, 'ha-servers': servers };
+  if (cfg.witness === undefined) return { 'ha-mode': cfg.mode, 'ha-servers': servers };
+  const serving = servingNow(model, cfg, at);
+  Object.assign(local, { serving: serving.serving, 'serving-reason': serving.reason });
+  return { 'ha-mode': cfg.mode, 'ha-servers': servers, witnesses: witnessSummary(cfg, model, at) };
+}
+
+/**
+ * The witnesses as this server last heard them (an extension; Kea has no witnesses): the latest
+ * round's verdict and why, how long our lease lasts, and each witness's last answer.
+ */
+export function witnessSummary(cfg: HaConfig, model: HaModel, at: number): Record<string, unknown> {
+  const book = model.witness;
+  const last = book?.last ?? null;
+  return {
+    verdict: last?.verdict ?? null,
+    reason: last?.reason ?? null,
+    round: last?.id ?? 0,
+    answered: last?.answered ?? 0,
+    needed: last === null ? null : last.needed,
+    'lease-left-ms': book?.leaseUntil == null ? 0 : Math.max(0, book.leaseUntil - at),
+    'partner-seen-serving': book?.partnerServing ?? [],
+    members: (cfg.witness?.members ?? []).map((w) => {
+      const seen = book?.seen[w.name];
+      const a = seen?.answer;
+      return {
+        name: w.name,
+        url: w.url,
+        'last-round': seen?.round ?? null,
+        age: seen === undefined ? null : Math.max(0, Math.floor((at - seen.at) / 1000)),
+        answered: a?.answered ?? null,
+        'reached-partner': a?.answered === true ? a.reachedPartner : null,
+        'partner-state': a?.answered === true ? a.partnerState : null,
+        'partner-serving': a?.answered === true ? a.partnerServing : null,
+        detail: a === undefined ? null : a.answered ? a.detail : a.reason,
+      };
+    }),
+  };
 }

@@ -1,5 +1,6 @@
 import type { Millis } from '../../../core/clock.ts';
 import type { HeartbeatObservation } from '../partner/communication-state.ts';
+import type { FailureEvidence, WitnessAnswer } from './witness.ts';
 
 /**
  * Everything that can happen to the machine. Times come in: `at` is monotonic ms, `wallMs` the
@@ -28,7 +29,13 @@ export type HaInput =
   | { readonly type: 'maintenance-start'; readonly at: Millis; readonly outcome: 'accepted' | 'partner-unavailable' }
   /** ha-maintenance-cancel after the partner accepted; `partnerState` is the state it reported. */
   | { readonly type: 'maintenance-cancel'; readonly at: Millis; readonly partnerState?: string }
-  | { readonly type: 'sync-complete-notified'; readonly at: Millis };
+  | { readonly type: 'sync-complete-notified'; readonly at: Millis }
+  /** A witness's answer in probe round `round` (relationships with witnesses). */
+  | { readonly type: 'witness-answered'; readonly at: Millis; readonly round: number; readonly witness: string; readonly answer: WitnessAnswer }
+  /** What the ha_partner_failure_check callouts said in probe round `round`. */
+  | { readonly type: 'failure-evidence'; readonly at: Millis; readonly round: number; readonly evidence: FailureEvidence }
+  /** The partner's heartbeat reached us (it may be serving for max-response-delay after it). */
+  | { readonly type: 'partner-heard'; readonly at: Millis };
 
 /** Kea's state-model events; the one that started a run stays "last event" through its hops. */
 export type HaEvent =

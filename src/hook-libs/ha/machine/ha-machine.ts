@@ -17,6 +17,8 @@ import { isPartnerState } from './ha-state.ts';
 import type { Pass } from './pass.ts';
 import { enter, log, scheduleHeartbeat } from './pass.ts';
 import { unpause } from './pausing.ts';
+import { initialWitnessBook } from './witness.ts';
+import { heartbeatAcknowledged, partnerDownDue, probeOnFailure, witnessEpilogue, witnessInput } from './witness-steps.ts';
 
 /** The result of one step: the new model and what the shell must do, in order. */
 export interface Step {
@@ -51,8 +53,10 @@ const done = (p: Pass): Step => ({ model: p.model, outputs: p.outputs });
 /** Service start: enter waiting (its pause rule applies) and run the machine. */
 export function startModel(cfg: HaConfig, at: Millis): Step {
   const p = pass(blankModel(at), cfg, at, 'start');
+  if (cfg.witness !== undefined) p.model = { ...p.model, witness: initialWitnessBook(at) };
   enter(p, 'waiting', true);
   run(p, 'chain');
+  if (cfg.witness !== undefined) witnessEpilogue(p, cfg.witness);
   return done(p);
 }
 
@@ -65,21 +69,53 @@ function heartbeatCompleted(p: Pass): boolean {
   return hb.syncCompleteNotified;
 }
 
-/** The pure HA state machine: one input in, the next model and the outputs out. */
+/**
+ * The pure HA state machine: one input in, the next model and the outputs out. With witnesses,
+ * every step ends by applying their rules (serving gate, deadlines); without, it is Kea's machine.
+ */
 export function step(model: HaModel, input: HaInput, cfg: HaConfig): Step {
+  const r = keaStep(model, input, cfg);
+  const w = cfg.witness;
+  if (w === undefined) return r;
+  const p: Pass = { model: r.model, cfg, at: input.at, event: 'nop', outputs: [...r.outputs] };
+  witnessEpilogue(p, w);
+  return done(p);
+}
+
+/** The witnesses may have made partner-down due: run the state handler (Kea runs it only on heartbeats). */
+function runIfPartnerDownDue(p: Pass): void {
+  if (partnerDownDue(p.model, p.cfg, p.at) && isCommunicationInterrupted(p.model.partner, p.at, p.cfg.maxResponseDelay)) run(p, 'chain');
+}
+
+function keaStep(model: HaModel, input: HaInput, cfg: HaConfig): Step {
   const at = input.at;
+  const w = cfg.witness;
   switch (input.type) {
     case 'tick': {
       const p = pass(model, cfg, at, 'nop');
       const hb = model.heartbeat;
       const peer = failoverPeer(cfg);
-      if (hb.kind !== 'armed' || at < hb.dueAt || peer === undefined) return done(p);
-      p.model = {
-        ...model,
-        heartbeat: { kind: 'in-flight', rearm: true, syncCompleteNotified: model.syncCompleteNotified },
-        syncCompleteNotified: false,
-      };
-      p.outputs.push({ type: 'send-heartbeat', to: peer.name });
+      if (hb.kind === 'armed' && at >= hb.dueAt && peer !== undefined) {
+        p.model = {
+          ...model,
+          heartbeat: { kind: 'in-flight', rearm: true, syncCompleteNotified: model.syncCompleteNotified, ...(w !== undefined ? { sentAt: at } : {}) },
+          syncCompleteNotified: false,
+        };
+        p.outputs.push({ type: 'send-heartbeat', to: peer.name });
+      }
+      if (w !== undefined) {
+        witnessInput(p, w, input);
+        runIfPartnerDownDue(p);
+      }
+      return done(p);
+    }
+    case 'witness-answered':
+    case 'failure-evidence':
+    case 'partner-heard': {
+      const p = pass(model, cfg, at, 'nop');
+      if (w === undefined) return done(p);
+      witnessInput(p, w, input);
+      runIfPartnerDownDue(p);
       return done(p);
     }
     case 'heartbeat-answered': {
@@ -90,6 +126,7 @@ export function step(model: HaModel, input: HaInput, cfg: HaConfig): Step {
       }
       const { type: _type, ...observation } = input;
       p.model = { ...p.model, partner: recordHeartbeat(p.model.partner, observation) };
+      if (w !== undefined) heartbeatAcknowledged(p, model.heartbeat.kind === 'in-flight' ? (model.heartbeat.sentAt ?? at) : at);
       heartbeatCompleted(p);
       run(p, 'chain');
       return done(p);
@@ -104,6 +141,7 @@ export function step(model: HaModel, input: HaInput, cfg: HaConfig): Step {
       }
       p.model = { ...p.model, partner };
       heartbeatCompleted(p);
+      if (w !== undefined) probeOnFailure(p, w);
       run(p, 'chain');
       return done(p);
     }

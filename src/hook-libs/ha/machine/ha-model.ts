@@ -4,6 +4,7 @@ import type { PauseBook } from './pausing.ts';
 import { NOT_PAUSED } from './pausing.ts';
 import type { CommunicationState } from '../partner/communication-state.ts';
 import { initialCommunication } from '../partner/communication-state.ts';
+import type { WitnessBook } from './witness.ts';
 
 /**
  * Kea's one-shot heartbeat timer: armed for `heartbeat-delay` after the previous heartbeat
@@ -16,6 +17,8 @@ export type HeartbeatTimer =
       readonly kind: 'in-flight';
       readonly rearm: boolean;
       readonly syncCompleteNotified: boolean;
+      /** When the request left (witness rules measure the partner's silence from it). */
+      readonly sentAt?: Millis;
       /** Sent before a maintenance cancel: its answer describes a partner that has moved on. */
       readonly stale?: boolean;
     };
@@ -39,6 +42,10 @@ export interface HaModel {
   readonly syncCompleteNotified: boolean;
   /** The "restart your partner" hint was logged for the current stay in waiting. */
   readonly terminatedHintLogged: boolean;
+  /** Present only for a relationship with witnesses. */
+  readonly witness?: WitnessBook;
+  /** The next witness deadline (lease end, step-down, partner-down window), or null. */
+  readonly witnessWakeAt?: Millis | null;
 }
 
 /** A model before its first state entry; `startModel` turns it into a running one. */
@@ -60,5 +67,8 @@ export function blankModel(at: Millis): HaModel {
 
 /** When the shell should feed the next `tick` (the armed heartbeat), or null. */
 export function nextWakeAt(model: HaModel): Millis | null {
-  return model.heartbeat.kind === 'armed' ? model.heartbeat.dueAt : null;
+  const hb = model.heartbeat.kind === 'armed' ? model.heartbeat.dueAt : null;
+  const w = model.witnessWakeAt ?? null;
+  if (hb === null) return w;
+  return w === null ? hb : Math.min(hb, w);
 }

@@ -1,5 +1,6 @@
 import type { Millis } from '../../../core/clock.ts';
 import type { HaState, PartnerState } from './ha-state.ts';
+import type { WitnessVerdict } from './witness.ts';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -19,4 +20,20 @@ export type HaOutput =
     }
   | { readonly type: 'send-heartbeat'; readonly to: string }
   | { readonly type: 'start-sync'; readonly attempt: number; readonly from: string; readonly timeoutMs: number; readonly maxPeriod: number }
+  /** Ask every witness whether it reaches `partner`, and run ha_partner_failure_check; answers come back as inputs. */
+  | { readonly type: 'probe-witnesses'; readonly round: number; readonly partner: string; readonly timeoutMs: number; readonly fenceMs: number }
+  | {
+      readonly type: 'witness-verdict';
+      readonly at: Millis;
+      readonly round: number;
+      readonly verdict: WitnessVerdict;
+      readonly reason: string;
+      readonly answered: number;
+      readonly needed: number;
+      readonly reachedBy: readonly string[];
+      /** The verdict differs from the previous round's. */
+      readonly changed: boolean;
+    }
+  /** The witness rules stopped (or let resume) the service this state would give. */
+  | { readonly type: 'serving-changed'; readonly at: Millis; readonly serving: boolean; readonly reason: string; readonly state: HaState }
   | { readonly type: 'log'; readonly level: LogLevel; readonly msgId: string; readonly text: string; readonly fields?: Record<string, unknown> };

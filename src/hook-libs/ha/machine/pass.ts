@@ -90,6 +90,8 @@ export function enter(p: Pass, next: HaState, isStart = false): void {
     terminatedHintLogged: false,
   };
   if (next === 'passive-backup' || next === 'terminated') stopHeartbeat(p);
+  // Having taken the partner's scopes, what a witness once saw it serve no longer holds us back.
+  if (next === 'partner-down' && p.model.witness !== undefined) p.model = { ...p.model, witness: { ...p.model.witness, partnerServing: [], failedSince: null } };
   p.outputs.push({
     type: 'transitioned',
     at: p.at,

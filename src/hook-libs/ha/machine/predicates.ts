@@ -4,6 +4,7 @@ import { clockSkewSeconds, isCommunicationInterrupted } from '../partner/communi
 import type { HaState } from './ha-state.ts';
 import type { Pass } from './pass.ts';
 import { log } from './pass.ts';
+import { witnessesAllowPartnerDown } from './witness.ts';
 
 /** Skew above this many seconds is logged (at most once a minute). */
 export const SKEW_WARN_SECONDS = 30;
@@ -40,9 +41,14 @@ function failureDetected(): boolean {
   return true;
 }
 
-/** Kea's shouldPartnerDown. */
+/**
+ * Kea's shouldPartnerDown. With witnesses, their verdict and timing decide instead of Kea's
+ * client analysis (see witness.ts and docs/ha.md, Witnesses).
+ */
 export function shouldPartnerDown(p: Pass): boolean {
   if (!commInterrupted(p)) return false;
+  const w = p.cfg.witness;
+  if (w !== undefined) return p.model.witness !== undefined && witnessesAllowPartnerDown(p.model.witness, w, p.cfg.maxResponseDelay, p.at);
   if (p.model.serviceEnabled && (p.cfg.mode === 'load-balancing' || thisPeer(p.cfg).role === 'standby')) {
     return failureDetected();
   }

@@ -1,0 +1,213 @@
+// A real pair with witnesses (liveset servers that load no library) on 127.0.0.1, faults by
+// fault injection: a cut pair link never sends anyone to partner-down; an isolated server2 steps
+// down before server1 takes its scope, as an observer polling ha-query sees; kill -9 fails over
+// within max-response-delay + witness-timeout + margin (+ one heartbeat to notice).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePorts, keaCommand, startLiveset, waitFor } from '../helpers/liveset.ts';
+import type { HaCluster, Liveset, Mode } from './ha-support.ts';
+import { HEARTBEAT_DELAY, TransitionSubscriber, haStatus, startHa, waitState } from './ha-support.ts';
+
+const D = 1000;
+const WITNESS_TIMEOUT = 1000;
+const MARGIN = 100;
+/** Scheduling on a busy test machine, on top of the bound. */
+const SLACK_MS = 400;
+
+interface World {
+  readonly pair: HaCluster;
+  readonly witnesses: Liveset[];
+  stop(): Promise<void>;
+}
+
+/** Witnesses first (plain liveset servers, no library), then the pair naming them. */
+async function startWorld(mode: Mode, count: number): Promise<World> {
+  const ports = await freePorts(count);
+  const root = mkdtempSync(join(tmpdir(), 'liveset-witness-'));
+  const witnesses: Liveset[] = [];
+  const stopWitnesses = async () => {
+    await Promise.all(witnesses.map((w) => w.stop().catch(() => undefined)));
+    rmSync(root, { recursive: true, force: true });
+  };
+  const started = await Promise.allSettled(
+    ports.map((port, i) => {
+      const name = `w${i + 1}`;
+      return startLiveset({
+        config: {
+          server: { name, listen: `http://127.0.0.1:${port}/`, 'data-dir': join(root, name) },
+          logging: { level: 'info', format: 'json' },
+          testing: { 'fault-injection': true },
+        },
+      });
+    }),
+  );
+  for (const r of started) if (r.status === 'fulfilled') witnesses.push(r.value);
+  const failed = started.find((r) => r.status === 'rejected');
+  if (failed !== undefined) {
+    await stopWitnesses();
+    throw failed.reason;
+  }
+  let pair: HaCluster;
+  try {
+    pair = await startHa({
+      mode,
+      faultInjection: true,
+      witnesses: witnesses.map((w) => ({ name: w.name, url: w.url })),
+      relationship: { 'max-response-delay': D, 'witness-timeout': WITNESS_TIMEOUT, 'witness-margin': MARGIN },
+    });
+  } catch (err) {
+    await stopWitnesses();
+    throw err;
+  }
+  return { pair, witnesses, stop: async () => Promise.all([pair.stopAll(), stopWitnesses()]).then(() => undefined) };
+}
+
+async function cut(s: Liveset, peers: string[]): Promise<void> {
+  const a = await keaCommand(s.url, 'fault-partition', { peers });
+  assert.equal(a.result, 0, a.text);
+}
+
+async function heal(servers: Liveset[]): Promise<void> {
+  for (const s of servers) assert.equal((await keaCommand(s.url, 'fault-heal')).result, 0);
+}
+
+/** One key per scope (the load-balancing split), found by asking the server which scope a key is in. */
+async function keysPerScope(s: Liveset): Promise<Map<string, string>> {
+  const keys = new Map<string, string>();
+  for (let i = 0; i < 64 && keys.size < 2; i++) {
+    const key = i.toString(16).padStart(2, '0');
+    const a = await keaCommand(s.url, 'ha-query', { key, 'key-format': 'hex' });
+    if (!keys.has(a.arguments.scope)) keys.set(a.arguments.scope, key);
+  }
+  return keys;
+}
+
+async function serves(s: Liveset, key: string): Promise<boolean> {
+  return (await keaCommand(s.url, 'ha-query', { key, 'key-format': 'hex' }, { timeoutMs: 5000 })).arguments.serve as boolean;
+}
+
+async function witnessStatus(s: Liveset): Promise<Record<string, any>> {
+  const a = await keaCommand(s.url, 'status-get');
+  return a.arguments['high-availability'][0];
+}
+
+for (const [mode, count] of [['load-balancing', 1], ['hot-standby', 3]] as const) {
+  test(`${mode}, ${count} witness(es): cut only the pair link: neither goes partner-down, each serves its own scopes; heal returns to ${mode}`, async (t) => {
+    const world = await startWorld(mode, count);
+    t.after(() => world.stop());
+    const [s1, s2] = [world.pair.server('server1'), world.pair.server('server2')];
+    await waitState([s1, s2], mode);
+    const keys = await keysPerScope(s1);
+    const subs = await Promise.all([s1, s2].map((s) => TransitionSubscriber.open(s, ['ha-witness-verdict'])));
+    t.after(() => subs.forEach((s) => s.close()));
+
+    await cut(s1, ['server2']);
+    await cut(s2, ['server1']);
+    for (const s of [s1, s2]) {
+      await waitFor(async () => (await witnessStatus(s))['witnesses']['verdict'] === 'partner-alive', { timeoutMs: 20_000, what: `${s.name}: witnesses say the partner is alive` });
+    }
+    // Well past the point where a pair without witnesses would have gone to partner-down.
+    await new Promise((r) => setTimeout(r, D + WITNESS_TIMEOUT + 2 * MARGIN + 500));
+    const st1 = await witnessStatus(s1);
+    const st2 = await witnessStatus(s2);
+    for (const st of [st1, st2]) {
+      assert.notEqual(st['ha-servers'].local.state, 'partner-down');
+      assert.equal(st['ha-servers'].remote['communication-interrupted'], true);
+      assert.match(st['witnesses'].reason, /reached by witness/);
+      assert.equal(st['witnesses'].members.length, count);
+      assert.equal(st['ha-servers'].local.serving, true, 'the witness rules do not hold it back');
+    }
+    assert.equal(st1['witnesses'].members[0]['reached-partner'], true);
+    if (mode === 'load-balancing') {
+      assert.equal(await serves(s1, keys.get('server1')!), true, 'server1 serves its own scope');
+      assert.equal(await serves(s1, keys.get('server2')!), false);
+      assert.equal(await serves(s2, keys.get('server2')!), true, 'server2 serves its own scope');
+      assert.equal(await serves(s2, keys.get('server1')!), false);
+    } else {
+      const key = [...keys.values()][0]!;
+      assert.equal(await serves(s1, key), true, 'the primary serves');
+      assert.equal(await serves(s2, key), false, 'the standby does not');
+    }
+    assert.ok(subs.every((s) => s.other.some((e) => e.method === 'ha-witness-verdict' && e.params['verdict'] === 'partner-alive')));
+
+    await heal([s1, s2]);
+    await waitState([s1, s2], mode, { timeoutMs: 20_000 });
+    for (const s of subs) assert.ok(!s.events.some((e) => e['new-state'] === 'partner-down'), JSON.stringify(s.events.map((e) => e['new-state'])));
+  });
+}
+
+test('load-balancing, 3 witnesses: server2 isolated from everyone steps down before server1 takes over; no scope is ever served by both', async (t) => {
+  const world = await startWorld('load-balancing', 3);
+  t.after(() => world.stop());
+  const [s1, s2] = [world.pair.server('server1'), world.pair.server('server2')];
+  await waitState([s1, s2], 'load-balancing');
+  const keys = await keysPerScope(s1);
+  const sub = await TransitionSubscriber.open(s2, ['ha-serving-changed']);
+  t.after(() => sub.close());
+
+  // The observer: both servers, every scope, over and over; a scope served by both is recorded.
+  const overlaps: string[] = [];
+  const seen = { s1Both: false, s2Stopped: false };
+  let observing = true;
+  const observer = (async () => {
+    while (observing) {
+      for (const [scope, key] of keys) {
+        const [a, b] = await Promise.all([serves(s1, key), serves(s2, key)]);
+        if (a && b) overlaps.push(`${scope} at ${new Date().toISOString()}`);
+      }
+      const [a1, a2] = await Promise.all([...keys.values()].map((k) => serves(s1, k)));
+      if (a1 && a2) seen.s1Both = true;
+    }
+  })();
+  t.after(async () => {
+    observing = false;
+    await observer.catch(() => undefined);
+  });
+
+  const everyone = ['server1', ...world.witnesses.map((w) => w.name)];
+  await cut(s2, everyone);
+  for (const s of [s1, ...world.witnesses]) await cut(s, ['server2']);
+  await waitState([s1], 'partner-down', { timeoutMs: 30_000 });
+  await waitFor(() => seen.s1Both, { timeoutMs: 10_000, what: 'the observer to see server1 serve both scopes' });
+  observing = false;
+  await observer;
+  assert.deepEqual(overlaps, [], 'no scope served by both servers');
+
+  const st2 = await witnessStatus(s2);
+  assert.equal(st2['ha-servers'].local.serving, false);
+  assert.match(st2['ha-servers'].local['serving-reason'], /stepped down/);
+  assert.notEqual(st2['ha-servers'].local.state, 'partner-down');
+  assert.equal(st2['witnesses'].verdict, 'isolated');
+  const st1 = await witnessStatus(s1);
+  assert.equal(st1['witnesses'].verdict, 'partner-failed');
+  assert.ok(sub.other.some((e) => e.method === 'ha-serving-changed' && e.params['serving'] === false));
+  assert.match(s2.logs(), /HA_WITNESS_STEPPED_DOWN/);
+  assert.match(s1.logs(), /HA_WITNESS_VERDICT/);
+
+  await heal([s1, s2, ...world.witnesses]);
+  await waitState([s1, s2], 'load-balancing', { timeoutMs: 30_000 });
+});
+
+test('load-balancing, 1 witness: kill -9 server2: server1 reaches partner-down within max-response-delay + witness-timeout + margin', async (t) => {
+  const world = await startWorld('load-balancing', 1);
+  t.after(() => world.stop());
+  const [s1, s2] = [world.pair.server('server1'), world.pair.server('server2')];
+  await waitState([s1, s2], 'load-balancing');
+  const sub = await TransitionSubscriber.open(s1);
+  t.after(() => sub.close());
+  await s2.kill();
+  await waitState([s1], 'partner-down', { timeoutMs: 20_000 });
+  const down = sub.events.find((e) => e['new-state'] === 'partner-down')!;
+  assert.ok(
+    down['since-last-heartbeat-ms'] <= HEARTBEAT_DELAY + D + WITNESS_TIMEOUT + MARGIN + SLACK_MS,
+    `partner-down ${down['since-last-heartbeat-ms']} ms after the last good heartbeat`,
+  );
+  assert.ok(down['since-last-heartbeat-ms'] >= D + WITNESS_TIMEOUT + MARGIN, 'not before the bound');
+  const st = await haStatus(s1);
+  assert.deepEqual(st.local['scopes'], ['server1', 'server2']);
+  await s2.restart();
+  await waitState([s1, s2], 'load-balancing', { timeoutMs: 20_000 });
+});
