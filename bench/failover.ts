@@ -1,6 +1,6 @@
 import { WebSocket } from 'ws';
 import { keaCommand, startLiveset, waitFor, type LivesetProcess } from '../test/helpers/liveset.ts';
-import { haPairConfig, type HaMode } from './lib/configs.ts';
+import { haPairConfig, witnessConfig, type HaMode } from './lib/configs.ts';
 import { fmt, ratio, type Row, type SectionResult } from './lib/report.ts';
 import { summarize } from './lib/stats.ts';
 
@@ -56,9 +56,13 @@ async function watchTransitions(url: string): Promise<{ next(state: string, time
   };
 }
 
-/** kill -9 of one server of a pair, `kills` times; the killed one is restarted and the pair let settle each time. */
-async function measurePair(mode: HaMode, heartbeatMs: number, maxResponseMs: number, kills: number) {
-  const cfg = await haPairConfig(mode, heartbeatMs, maxResponseMs);
+/**
+ * kill -9 of one server of a pair, `kills` times; the killed one is restarted and the pair let
+ * settle each time. With `witness`, a third liveset server (no library) witnesses the pair.
+ */
+async function measurePair(mode: HaMode, heartbeatMs: number, maxResponseMs: number, kills: number, witness = false) {
+  const w = witness ? await startLiveset({ config: await witnessConfig('w1') }) : undefined;
+  const cfg = await haPairConfig(mode, heartbeatMs, maxResponseMs, w ? [{ name: w.name, url: w.url }] : []);
   const [victim, survivor] = await Promise.all([startLiveset({ config: cfg, server: 'server1' }), startLiveset({ config: cfg, server: 'server2' })]);
   let watch: Awaited<ReturnType<typeof watchTransitions>> | undefined;
   const fromKill: number[] = [];
@@ -86,6 +90,7 @@ async function measurePair(mode: HaMode, heartbeatMs: number, maxResponseMs: num
     watch?.close();
     await survivor.stop();
     await victim.stop();
+    await w?.stop();
   }
   return { fromKill: summarize(fromKill), fromHeartbeat: summarize(fromHeartbeat) };
 }
@@ -116,6 +121,16 @@ export async function failover(o: FailoverOptions): Promise<SectionResult> {
         baseline: base,
         ratio: `${ratio(r.fromHeartbeat.median, t.maxResponseMs, 'median')}; ${ratio(r.fromHeartbeat.max, t.maxResponseMs, 'max')}`,
       });
+      if (mode !== 'load-balancing') continue;
+      // The same pair with one witness: the price of asking it before partner-down.
+      const wr = await measurePair(mode, t.heartbeatMs, t.maxResponseMs, t.kills, true);
+      rows.push({
+        group: 'failover',
+        what: `${mode} ${t.heartbeatMs}/${t.maxResponseMs} ms with 1 witness (default timeout and margin), kill -9 → partner-down, N=${t.kills}`,
+        liveset: mmm(wr.fromKill),
+        baseline: `same pair without witness: ${mmm(r.fromKill)}`,
+        ratio: `${ratio(wr.fromKill.median, r.fromKill.median, 'median')}; ${ratio(wr.fromKill.max, r.fromKill.max, 'max')}`,
+      });
     }
   }
   return {
@@ -125,7 +140,9 @@ export async function failover(o: FailoverOptions): Promise<SectionResult> {
         '(wall clock of the bench process just before the signal) and from the survivor\'s last successful heartbeat ' +
         '(`since-last-heartbeat-ms` of the survivor\'s `ha-state-transition` event) until the survivor\'s transition to partner-down ' +
         '(the event\'s `time`). The killed server is restarted and the pair left to return to its normal state before the next kill. ' +
-        'Reference: the real Kea 2.2 pair at 1000/3000 ms took 2.5–2.8 s from the kill and about 3.09 s from the last good heartbeat.',
+        'Reference: the real Kea 2.2 pair at 1000/3000 ms took 2.5–2.8 s from the kill and about 3.09 s from the last good heartbeat. ' +
+        'With a witness the survivor asks it after the first failed heartbeat and may take over only max-response-delay + the round trip + ' +
+        'witness-margin (default max-response-delay / 10, at least 50 ms) after that round came back (docs/ha.md, Witnesses).',
     ],
   };
 }

@@ -8,8 +8,13 @@ export const dataDir = (what: string): string => mkdtempSync(join(tmpdir(), `liv
 
 export type HaMode = 'load-balancing' | 'hot-standby';
 
-/** A two-server HA pair on OS-chosen 127.0.0.1 ports; fault injection off, info logs. */
-export async function haPairConfig(mode: HaMode, heartbeatMs: number, maxResponseMs: number): Promise<Record<string, unknown>> {
+/** A two-server HA pair on OS-chosen 127.0.0.1 ports; fault injection off, info logs; optionally with witnesses. */
+export async function haPairConfig(
+  mode: HaMode,
+  heartbeatMs: number,
+  maxResponseMs: number,
+  witnesses: readonly { name: string; url: string }[] = [],
+): Promise<Record<string, unknown>> {
   const [p1, p2] = await freePorts(2);
   const secondRole = mode === 'hot-standby' ? 'standby' : 'secondary';
   return {
@@ -29,6 +34,7 @@ export async function haPairConfig(mode: HaMode, heartbeatMs: number, maxRespons
                 { name: 'server1', url: `http://127.0.0.1:${p1}/`, role: 'primary', 'auto-failover': true },
                 { name: 'server2', url: `http://127.0.0.1:${p2}/`, role: secondRole, 'auto-failover': true },
               ],
+              ...(witnesses.length > 0 ? { witnesses } : {}),
             },
           ],
         },
@@ -69,6 +75,15 @@ export async function bareConfig(): Promise<Record<string, unknown>> {
   const [port] = await freePorts(1);
   return {
     server: { listen: `http://127.0.0.1:${port}/`, 'data-dir': dataDir('core') },
+    logging: { level: 'info', format: 'json' },
+  };
+}
+
+/** A liveset server that loads no library: all a witness needs is the core's ha-witness-probe. */
+export async function witnessConfig(name: string): Promise<Record<string, unknown>> {
+  const [port] = await freePorts(1);
+  return {
+    server: { name, listen: `http://127.0.0.1:${port}/`, 'data-dir': dataDir('witness') },
     logging: { level: 'info', format: 'json' },
   };
 }

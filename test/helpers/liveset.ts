@@ -198,6 +198,7 @@ export async function startMembers(
   config: Record<string, unknown>,
   names: readonly string[],
   cleanup: () => void = () => undefined,
+  readyTimeoutMs?: number,
 ): Promise<{ servers: Map<string, LivesetProcess>; stopAll(): Promise<void> }> {
   const servers = new Map<string, LivesetProcess>();
   const stopAll = async () => {
@@ -205,7 +206,7 @@ export async function startMembers(
     cleanup();
   };
   try {
-    await Promise.all(names.map(async (n) => servers.set(n, await startLiveset({ config, server: n }))));
+    await Promise.all(names.map(async (n) => servers.set(n, await startLiveset({ config, server: n, ...(readyTimeoutMs !== undefined ? { readyTimeoutMs } : {}) }))));
   } catch (err) {
     await stopAll();
     throw err;

@@ -34,6 +34,7 @@ export async function startHa(opts: {
   witnesses?: readonly { name: string; url: string }[];
   relationship?: Record<string, unknown>;
   faultInjection?: boolean;
+  readyTimeoutMs?: number;
 } ): Promise<HaCluster> {
   const roles = ROLES[opts.mode];
   const ports = await freePorts(roles.length);
@@ -41,7 +42,7 @@ export async function startHa(opts: {
   const dataRoot = mkdtempSync(join(tmpdir(), 'liveset-ha-'));
   const config = {
     server: { 'data-dir': join(dataRoot, '${server}') },
-    logging: { level: 'info', format: 'json' },
+    logging: { level: process.env['HA_TEST_LOG'] ?? 'info', format: 'json' },
     ...(opts.faultInjection ? { testing: { 'fault-injection': true } } : {}),
     'hooks-libraries': [
       {
@@ -64,7 +65,7 @@ export async function startHa(opts: {
       },
     ],
   };
-  const { servers, stopAll } = await startMembers(config, names, () => rmSync(dataRoot, { recursive: true, force: true }));
+  const { servers, stopAll } = await startMembers(config, names, () => rmSync(dataRoot, { recursive: true, force: true }), opts.readyTimeoutMs);
   return { names, servers, dataRoot, server: (n) => servers.get(n) as Liveset, stopAll };
 }
 

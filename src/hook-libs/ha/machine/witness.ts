@@ -40,12 +40,16 @@ export interface RoundOutcome {
   readonly needed: number;
   readonly reachedBy: readonly string[];
   readonly reason: string;
+  /** When the last counted answer arrived (sentAt + witness-timeout when none did). */
+  readonly settledAt: Millis;
 }
 
 export interface WitnessRound {
   readonly id: number;
   readonly sentAt: Millis;
   readonly answers: Readonly<Record<string, WitnessAnswer>>;
+  /** Arrival of the latest answer counted as answered. */
+  readonly lastAnswerAt?: Millis;
   readonly evidence?: FailureEvidence;
 }
 
@@ -60,7 +64,7 @@ export interface WitnessBook {
   readonly roundsStarted: number;
   readonly inFlight: WitnessRound | null;
   readonly last: RoundOutcome | null;
-  /** sentAt of the first round of the current unbroken run of partner-failed rounds. */
+  /** settledAt of the first round of the current unbroken run of partner-failed rounds. */
   readonly failedSince: Millis | null;
   /** This server may serve while its partner is silent until then (a majority answered a round sent at leaseUntil - D). */
   readonly leaseUntil: Millis | null;
@@ -95,18 +99,22 @@ export function initialWitnessBook(at: Millis): WitnessBook {
 
 export const majorityOf = (n: number): number => Math.floor(n / 2) + 1;
 
-/** How long a witness that could not reach our partner refuses that partner's own probes. */
+/**
+ * How long a witness that could not reach our partner refuses that partner's own probes: past the
+ * end of our partner-down window plus one probe of the partner's (docs/ha.md has the sum).
+ */
 export function fenceMs(w: WitnessSettings, maxResponseDelay: number): number {
   return maxResponseDelay + 2 * w.timeoutMs + 2 * w.marginMs;
 }
 
 /**
- * The window in which a run of partner-failed rounds that began at `failedSince` allows
- * partner-down: from D + T + M after it (the isolated partner has stepped down by then) until one
- * margin later (the witnesses still refuse the partner). A late timer misses it and starts again.
+ * The window in which a run of partner-failed rounds allows partner-down. `failedSince` is when the
+ * first of them settled (its last answer came back, at most witness-timeout after it was sent):
+ * from D + M after that (the isolated partner has stepped down by then) until one margin later
+ * (the witnesses still refuse the partner). A late timer misses it and starts again.
  */
 export function partnerDownWindow(w: WitnessSettings, maxResponseDelay: number, failedSince: Millis): { opens: Millis; closes: Millis } {
-  const opens = failedSince + maxResponseDelay + w.timeoutMs + w.marginMs;
+  const opens = failedSince + maxResponseDelay + w.marginMs;
   return { opens, closes: opens + w.marginMs };
 }
 
@@ -122,9 +130,10 @@ export function recordAnswer(book: WitnessBook, w: WitnessSettings, round: numbe
   const r = book.inFlight;
   if (r === null || r.id !== round || !w.members.some((m) => m.name === witness) || witness in r.answers) return book;
   const counted: WitnessAnswer = at - r.sentAt > w.timeoutMs ? { answered: false, reason: `answered after witness-timeout (${at - r.sentAt} ms)` } : answer;
+  const lastAnswerAt = counted.answered ? Math.max(at, r.lastAnswerAt ?? at) : r.lastAnswerAt;
   return {
     ...book,
-    inFlight: { ...r, answers: { ...r.answers, [witness]: counted } },
+    inFlight: { ...r, answers: { ...r.answers, [witness]: counted }, ...(lastAnswerAt !== undefined ? { lastAnswerAt } : {}) },
     seen: { ...book.seen, [witness]: { round, at, answer: counted } },
   };
 }
@@ -174,12 +183,13 @@ export function completeRound(book: WitnessBook, w: WitnessSettings, maxResponse
   const partnerServing =
     reached.length > 0 ? [...new Set(reached.flatMap((x) => (x.a.answered ? x.a.partnerServing : [])))].sort() : book.partnerServing;
   const lease = answered >= needed ? r.sentAt + maxResponseDelay : null;
+  const settledAt = r.lastAnswerAt ?? r.sentAt + w.timeoutMs;
   return {
     ...book,
     inFlight: null,
     seen,
-    last: { id: r.id, sentAt: r.sentAt, verdict, answered, needed, reachedBy: reached.map((x) => x.name), reason },
-    failedSince: verdict === 'partner-failed' ? (book.failedSince ?? r.sentAt) : null,
+    last: { id: r.id, sentAt: r.sentAt, verdict, answered, needed, reachedBy: reached.map((x) => x.name), reason, settledAt },
+    failedSince: verdict === 'partner-failed' ? (book.failedSince ?? settledAt) : null,
     leaseUntil: lease !== null && (book.leaseUntil === null || lease > book.leaseUntil) ? lease : book.leaseUntil,
     partnerServing,
   };
@@ -189,7 +199,7 @@ export function completeRound(book: WitnessBook, w: WitnessSettings, maxResponse
 export function expireFailedRun(book: WitnessBook, w: WitnessSettings, maxResponseDelay: number, at: Millis): WitnessBook {
   if (book.failedSince === null || at <= partnerDownWindow(w, maxResponseDelay, book.failedSince).closes) return book;
   const last = book.last;
-  const restart = last !== null && last.verdict === 'partner-failed' && at <= partnerDownWindow(w, maxResponseDelay, last.sentAt).closes ? last.sentAt : null;
+  const restart = last !== null && last.verdict === 'partner-failed' && at <= partnerDownWindow(w, maxResponseDelay, last.settledAt).closes ? last.settledAt : null;
   return { ...book, failedSince: restart };
 }
 
