@@ -15,6 +15,7 @@ import type { HaConfig } from '../../../src/hook-libs/ha/ha-config.ts';
 import { HaService } from '../../../src/hook-libs/ha/ha-service.ts';
 import { haStatusEntry } from '../../../src/hook-libs/ha/ha-status.ts';
 import { config, WALL0 } from './ha-fixtures.ts';
+import { WitnessDesk } from '../../../src/core/witness-probe.ts';
 
 class FakeClock implements Clock {
   now = 0;
@@ -78,7 +79,7 @@ class Net {
       clock: this.clock,
       logger: silentLogger,
       stores: { open: () => Promise.reject(new Error('no stores')) },
-      callPeer: (peer: PeerAddress, command: string, args: Record<string, unknown> | undefined) => this.call(peer.name, command, args ?? {}),
+      callPeer: (peer: PeerAddress, command: string, args: Record<string, unknown> | undefined) => this.call(peer.name, command, args ?? {}, cfg.thisServerName),
       registerCommand: (spec) => void commands.set(spec.name, spec.handler),
       registerCallout: (point: string, fn: Callout) => callouts.add(point, 'test', fn),
       registerStatus: () => undefined,
@@ -94,10 +95,14 @@ class Net {
     return node;
   }
 
-  async call(to: string, command: string, args: Record<string, unknown>): Promise<Answer> {
+  /** Links cut both ways, as `a|b` with a < b. */
+  readonly cuts = new Set<string>();
+
+  async call(to: string, command: string, args: Record<string, unknown>, from?: string): Promise<Answer> {
     await Promise.resolve();
     const node = this.nodes.get(to);
     if (node === undefined || node.down) throw new PeerUnreachableError(to, 'ECONNREFUSED');
+    if (from !== undefined && this.cuts.has([from, to].sort().join('|'))) throw new PeerUnreachableError(to, 'traffic cut');
     return this.command(to, command, args);
   }
 
@@ -277,4 +282,68 @@ test('a failing ha_sync callout keeps the server in syncing; it retries after th
   await net.clock.advance(15_000);
   assert.equal(attempts, 3);
   assert.equal(net.state('server1'), 'load-balancing');
+});
+
+test('witnesses through the shell: ha-witness-probe, the ha_partner_failure_check callout, status, ha-heartbeat and events', async () => {
+  const net = new Net();
+  const desk = new WitnessDesk(net.clock);
+  const commands = new Map<string, CommandSpec['handler']>([
+    ['ha-witness-probe', (args) => desk.probe(args, (peer, command, a) => net.call(peer.name, command, a, 'w1'))],
+  ]);
+  net.nodes.set('w1', { name: 'w1', service: undefined as unknown as HaService, commands, events: [], down: false, callouts: new CalloutRegistry() });
+  const witness = { members: [{ name: 'w1', url: 'http://127.0.0.1:9001/' }], timeoutMs: 1000, marginMs: 500 };
+  const checks: Record<string, unknown>[] = [];
+  const n1 = net.add(config({ overrides: { witness } }), (c) => c.add('ha_partner_failure_check', 'test', (args) => void checks.push({ ...args })));
+  net.add(config({ me: 1, overrides: { witness } }));
+  await net.clock.advance(10_000);
+  assert.equal(net.state('server1'), 'load-balancing');
+
+  net.cuts.add('server1|server2');
+  await net.clock.advance(30_000);
+  assert.equal(net.state('server1'), 'communication-recovery');
+  assert.equal(net.state('server2'), 'communication-recovery');
+  assert.deepEqual(checks[0], { 'server-name': 'server1', partner: 'server2', 'timeout-ms': 1000 });
+  const status = haStatusEntry(n1.service.cfg, n1.service.current, net.clock.now);
+  const w = status['witnesses'] as Record<string, any>;
+  assert.equal(w['verdict'], 'partner-alive');
+  assert.deepEqual(w['members'][0]['partner-serving'], ['server2']);
+  assert.equal(w['members'][0]['partner-state'], 'communication-recovery');
+  assert.equal((status['ha-servers'] as Record<string, any>)['local']['serving'], true);
+  const hb = await net.command('server1', 'ha-heartbeat', { 'server-name': 'server2' });
+  assert.equal((hb.arguments as Record<string, unknown>)['serving'], true);
+  assert.equal(((hb.arguments as Record<string, any>)['witnesses'] as Record<string, unknown>)['verdict'], 'partner-alive');
+  assert.ok(n1.events.some((e) => (e as { event: string; data: Record<string, unknown> }).event === 'ha-witness-verdict'));
+
+  net.nodes.get('server2')!.down = true;
+  await net.clock.advance(40_000);
+  assert.equal(net.state('server1'), 'partner-down');
+  assert.equal((haStatusEntry(n1.service.cfg, n1.service.current, net.clock.now)['witnesses'] as Record<string, unknown>)['verdict'], 'partner-failed');
+});
+
+test('an ha_partner_failure_check callout that sees the partner alive holds partner-down back', async () => {
+  const net = new Net();
+  const witness = { members: [{ name: 'w1', url: 'http://127.0.0.1:9001/' }], timeoutMs: 1000, marginMs: 500 };
+  const desk = new WitnessDesk(net.clock);
+  net.nodes.set('w1', {
+    name: 'w1',
+    service: undefined as unknown as HaService,
+    commands: new Map([['ha-witness-probe', (args: Record<string, unknown>) => desk.probe(args, (peer, command, a) => net.call(peer.name, command, a, 'w1'))]]),
+    events: [],
+    down: false,
+    callouts: new CalloutRegistry(),
+  });
+  net.add(
+    config({ overrides: { witness } }),
+    (c) =>
+      c.add('ha_partner_failure_check', 'test', (args) => {
+        args['partner-alive'] = true;
+        args['reason'] = 'clients still reach server2';
+      }),
+  );
+  net.add(config({ me: 1, overrides: { witness } }));
+  await net.clock.advance(10_000);
+  net.nodes.get('server2')!.down = true;
+  await net.clock.advance(40_000);
+  assert.equal(net.state('server1'), 'communication-recovery');
+  assert.match(String(net.nodes.get('server1')!.service.current.witness?.last?.reason), /clients still reach server2/);
 });
