@@ -1,5 +1,5 @@
 import type { Timer } from '../../core/clock.ts';
-import type { LibraryHandle, PeerAddress } from '../../core/hooks/hook-library.ts';
+import type { CalloutStatus, LibraryHandle, PeerAddress } from '../../core/hooks/hook-library.ts';
 import type { HaConfig, PeerConfig } from './ha-config.ts';
 import { failoverPeer, heartbeatTimeoutMs } from './ha-config.ts';
 import { startModel, step } from './machine/ha-machine.ts';
@@ -188,18 +188,25 @@ export class HaService {
    */
   private async failureEvidence(partner: string, timeoutMs: number): Promise<FailureEvidence> {
     const args: Record<string, unknown> = { 'server-name': this.cfg.thisServerName, partner, 'timeout-ms': timeoutMs };
-    let timer: Timer | undefined;
-    const timedOut = new Promise<'timeout'>((resolve) => {
-      timer = this.handle.clock.setTimer(timeoutMs, () => resolve('timeout'));
-    });
     try {
-      const status = await Promise.race([this.handle.runCallouts('ha_partner_failure_check', args), timedOut]);
+      const status = await this.calloutsWithin('ha_partner_failure_check', args, timeoutMs);
       if (status === 'timeout') return { partnerAlive: false, reason: `ha_partner_failure_check did not finish within ${timeoutMs} ms` };
       const reason = typeof args['reason'] === 'string' ? args['reason'] : 'an ha_partner_failure_check callout says the partner is alive';
       return args['partner-alive'] === true ? { partnerAlive: true, reason } : { partnerAlive: false, reason: 'no application evidence' };
     } catch (err) {
       this.handle.logger.error({ msgId: 'HA_CALLOUT_FAILED', point: 'ha_partner_failure_check', err }, 'ha_partner_failure_check callout failed');
       return { partnerAlive: false, reason: 'ha_partner_failure_check failed' };
+    }
+  }
+
+  /** Runs the callouts at `point`, or gives up on them after `timeoutMs`. */
+  private async calloutsWithin(point: string, args: Record<string, unknown>, timeoutMs: number): Promise<CalloutStatus | 'timeout'> {
+    let timer: Timer | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timer = this.handle.clock.setTimer(timeoutMs, () => resolve('timeout'));
+    });
+    try {
+      return await Promise.race([this.handle.runCallouts(point, args), timedOut]);
     } finally {
       timer?.cancel();
     }
@@ -235,12 +242,8 @@ export class HaService {
     if (peer === undefined) return { ok: false, reason: `no configuration specified for server ${from}` };
     this.handle.logger.info({ msgId: 'HA_SYNC_START', partner: peer.name }, `synchronising with ${peer.name}`);
     const args: Record<string, unknown> = { 'server-name': peer.name, 'partner-url': peer.url, 'max-period': maxPeriod, 'timeout-ms': timeoutMs };
-    let timer: Timer | undefined;
-    const timedOut = new Promise<'timeout'>((resolve) => {
-      timer = this.handle.clock.setTimer(timeoutMs, () => resolve('timeout'));
-    });
     try {
-      const status = await Promise.race([this.handle.runCallouts('ha_sync', args), timedOut]);
+      const status = await this.calloutsWithin('ha_sync', args, timeoutMs);
       if (status === 'timeout') return { ok: false, reason: `synchronisation did not finish within ${timeoutMs} ms` };
       if (status === 'drop' || typeof args['error'] === 'string') {
         return { ok: false, reason: typeof args['error'] === 'string' ? args['error'] : 'an ha_sync callout refused the synchronisation' };
@@ -248,8 +251,6 @@ export class HaService {
     } catch (err) {
       this.handle.logger.error({ msgId: 'HA_CALLOUT_FAILED', point: 'ha_sync', err }, 'ha_sync callout failed');
       return { ok: false, reason: err instanceof Error ? err.message : String(err) };
-    } finally {
-      timer?.cancel();
     }
     try {
       const answer = await this.handle.callPeer(

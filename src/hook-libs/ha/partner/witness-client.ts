@@ -45,8 +45,9 @@ export function livesetWitness(handle: LibraryHandle, cfg: WitnessConfig): Witne
         url: req.partner.url,
         'server-name': req.partner.name,
         caller: req.caller,
-        // Half for the witness's heartbeat, half for the two legs of our own request.
-        'timeout-ms': Math.max(1, Math.floor(req.timeoutMs / 2)),
+        // Half for the witness's heartbeat, half for the two legs of our own request (the
+        // witness accepts at most Kea's 10 s peer timeout).
+        'timeout-ms': Math.min(10_000, Math.max(1, Math.floor(req.timeoutMs / 2))),
         'fence-ms': req.fenceMs,
         ...(auth ? { 'basic-auth-user': auth.user, 'basic-auth-password': auth.password } : {}),
       };
