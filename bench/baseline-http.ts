@@ -11,7 +11,8 @@ const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
     res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) }).end(body);
   });
 });
-server.listen(0, '127.0.0.1', () => {
+const { port = 0 } = JSON.parse(process.argv[2] ?? '{}') as { port?: number };
+server.listen(port, '127.0.0.1', () => {
   const addr = server.address() as { port: number };
   process.stdout.write(JSON.stringify({ port: addr.port }) + '\n');
 });

@@ -11,6 +11,7 @@ import { markdownTable, textTable, type Row } from './lib/report.ts';
 import { memory } from './memory.ts';
 import { profileBaseline, profileControlChannel, profileHeartbeats, profileMarkdown } from './profile.ts';
 import { redo, type RedoOptions } from './redo.ts';
+import { startup, type StartupOptions } from './startup.ts';
 import { throughput, type ThroughputOptions } from './throughput.ts';
 
 /**
@@ -25,6 +26,8 @@ const { values } = parseArgs({
     'no-profile': { type: 'boolean', default: false },
     /** Re-writes BENCHMARKS.md from a run's saved results (e.g. after editing bench/analysis.md) without measuring again. */
     render: { type: 'string' },
+    /** Comma-separated section names (e.g. `start-up,memory`): measure only those (the file is still rewritten). */
+    only: { type: 'string' },
   },
   strict: true,
 });
@@ -41,6 +44,7 @@ interface Plan {
   failover: FailoverOptions;
   fanin: FaninOptions;
   redo: RedoOptions;
+  startup: StartupOptions;
   memorySettleMs: number;
   profileMs: number;
 }
@@ -50,6 +54,7 @@ const plan: Plan = quick
       failover: { timings: [{ heartbeatMs: 100, maxResponseMs: 300, kills: 2 }] },
       fanin: { hosts: [64, 1000], warmupMs: 800, durationMs: 1200, floodConnections: 32 },
       redo: { rounds: 1, durationMs: 600, writers: 64, recoverySizes: [10_000, 100_000], profile: false },
+      startup: { runs: 3 },
       memorySettleMs: 500,
       profileMs: 0,
     }
@@ -63,6 +68,7 @@ const plan: Plan = quick
       },
       fanin: { hosts: [64, 256, 1000], warmupMs: 2000, durationMs: 5000, floodConnections: 64 },
       redo: { rounds: 3, durationMs: 2000, writers: 64, recoverySizes: [10_000, 100_000], profile: !values['no-profile'] },
+      startup: { runs: 10 },
       memorySettleMs: 2000,
       profileMs: 5000,
     };
@@ -89,7 +95,10 @@ const rows: Row[] = saved?.rows ?? [];
 const notes: string[] = saved?.notes ?? [];
 const profiles: string[] = saved?.profiles ?? [];
 
+const only = values.only?.split(',').map((x) => x.trim());
+
 async function section<T>(name: string, run: () => Promise<T>): Promise<T | undefined> {
+  if (only && !only.includes(name.startsWith('profile: ') ? 'profiles' : name)) return undefined;
   log(`${name}...`);
   const t0 = performance.now();
   try {
@@ -109,7 +118,8 @@ if (!saved) try {
   const fi = await section('heartbeat fan-in', () => fanin(plan.fanin));
   const rd = await section('redo log', () => redo(plan.redo));
   const mem = await section('memory', () => memory(plan.memorySettleMs, { rss: fi?.masterRssMiB ?? NaN, baseRss: fi?.baseRssMiB ?? NaN, hosts: fi?.hosts ?? 0 }));
-  for (const s of [tp, fo, fi, rd, mem]) if (s) (rows.push(...s.rows), notes.push(...s.notes));
+  const su = await section('start-up', () => startup(plan.startup));
+  for (const s of [tp, fo, fi, rd, mem, su]) if (s) (rows.push(...s.rows), notes.push(...s.notes));
   const recoveryProfile = rd?.profile;
 
   if (plan.profileMs > 0 && !values['no-profile']) {
@@ -164,6 +174,7 @@ const md = [
   'npm run bench              # full run, several minutes, rewrites BENCHMARKS.md',
   'npm run bench -- --quick   # under a minute, smaller samples, no profiles',
   'npm run bench -- --out /tmp/b.md --no-profile',
+  'npm run bench -- --only start-up,memory --out /tmp/b.md   # some sections only (names as in the Results table\'s group column)',
   'npm run bench -- --render /tmp/liveset-bench-results-<time>.json   # re-write this file from a saved run',
   '```',
   '',

@@ -17,6 +17,7 @@ export interface PoolConfig {
   readonly hosts: readonly PoolHost[];
   readonly credentials: readonly { readonly user: string; readonly password: string }[];
   readonly peerAuth?: { readonly user: string; readonly password: string };
+  readonly maxHosts: number;
   readonly heartbeatIntervalMs: number;
   readonly assumedDeadMs: number;
   readonly forwardTimeoutMs: number;
@@ -35,6 +36,7 @@ interface RawParams {
   hosts: RawHost[];
   credentials: { user: string; password: string }[];
   'peer-auth'?: { user: string; password: string };
+  'max-hosts'?: number;
   'heartbeat-interval'?: number;
   'assumed-dead-interval'?: number;
   'forward-timeout'?: number;
@@ -59,6 +61,7 @@ export function parsePoolConfig(parameters: unknown): PoolConfig {
     hosts: p.hosts.map((h) => ({ name: h.name, url: h.url, address: h.address ?? defaultAddress(h.url), memory: h.memory ?? 8 * GiB })),
     credentials: p.credentials,
     ...(p['peer-auth'] !== undefined ? { peerAuth: p['peer-auth'] } : {}),
+    maxHosts: p['max-hosts'] ?? 64,
     heartbeatIntervalMs: p['heartbeat-interval'] ?? 30_000,
     assumedDeadMs: p['assumed-dead-interval'] ?? 600_000,
     forwardTimeoutMs: p['forward-timeout'] ?? 10_000,
@@ -80,6 +83,7 @@ export function checkPoolConfig(parameters: unknown, serverName: string): string
   const problems: string[] = [];
   const names = c.hosts.map((h) => h.name);
   const dup = (xs: string[]) => xs.filter((x, i) => xs.indexOf(x) !== i);
+  if (c.hosts.length > c.maxHosts) problems.push(`hosts: ${c.hosts.length} hosts, more than max-hosts (${c.maxHosts}; xapi's limit is 64)`);
   for (const n of new Set(dup(names))) problems.push(`hosts: host name '${n}' appears more than once`);
   for (const a of new Set(dup(c.hosts.map((h) => h.address)))) problems.push(`hosts: address '${a}' is used by more than one host; set hosts[].address`);
   for (const u of new Set(dup(c.hosts.map((h) => h.url)))) problems.push(`hosts: url '${u}' is used by more than one host`);

@@ -54,12 +54,13 @@ export class PoolTimers {
     const svc = this.svc;
     if (svc.acting() !== 'master') return;
     const at = svc.handle.clock.monotonicMs();
+    const wallAt = svc.wallMs();
     // Published only once the change is durable and applied, so a subscriber that reads the
     // record on hearing the event sees it not live.
     const died: { ref: string; name: string }[] = [];
     try {
       await svc.transact((db) => {
-        const r = sweep(db, svc.liveness, svc.myRef, at, svc.cfg.assumedDeadMs);
+        const r = sweep(db, svc.liveness, svc.myRef, at, svc.cfg.assumedDeadMs, wallAt);
         svc.liveness = r.table;
         for (const ref of r.died) {
           const name = db.tables.host[ref]?.name_label ?? ref;

@@ -68,3 +68,14 @@ test('every call the library registers has a schema file that compiles, with pos
     await sim.stopAll();
   }
 });
+
+test('a pool holds at most max-hosts hosts: xapi\'s 64 unless raised', () => {
+  const hosts = (n: number) => Array.from({ length: n }, (_, i) => ({ name: `h${i}`, url: `http://127.0.0.1:${10_000 + i}/` }));
+  assert.equal(parsePoolConfig(poolParams()).maxHosts, 64);
+  assert.deepEqual(checkPoolConfig(poolParams({ master: 'h0', hosts: hosts(64) }), 'h0'), []);
+  assert.deepEqual(checkPoolConfig(poolParams({ master: 'h0', hosts: hosts(65) }), 'h0'), ["hosts: 65 hosts, more than max-hosts (64; xapi's limit is 64)"]);
+  const big = poolParams({ master: 'h0', hosts: hosts(1001), 'max-hosts': 1001 });
+  assert.deepEqual(validate(big), []);
+  assert.deepEqual(checkPoolConfig(big, 'h0'), []);
+  assert.notDeepEqual(validate(poolParams({ 'max-hosts': 0 })), []);
+});

@@ -73,3 +73,29 @@ test('sweep reports which hosts died; nextSweepAt is the earliest deadline', () 
   assert.deepEqual(r.died, [H2]);
   assert.equal(nextSweepAt(m.db, r.table, H1, m.now, DEAD), DEAD + 100);
 });
+
+test('soft state: a heartbeat from a live host changes nothing durable; only a change of live does', () => {
+  const m = new Master();
+  assert.equal(heartbeat(m.db, H2, 1_700_000_000_000, false).length, 1, 'the heartbeat that makes a host live is a change');
+  m.beat(H2);
+  m.tick(1000).beat(H2).tick(1000).beat(H2);
+  assert.deepEqual(heartbeat(m.db, H2, 1_700_000_002_000, false), [], 'steady heartbeats write nothing');
+  assert.equal(m.table.get(H2)?.lastHeartbeatAt, 2000, 'the time is kept in the liveness table');
+  assert.equal(heartbeat(m.db, H2, 1_700_000_002_000, true).length, 1, 'a shutting-down heartbeat is a change');
+});
+
+test('a host marked not live gets its last heartbeat\'s wall time; one never heard since the master started does not', () => {
+  const wall0 = 1_700_000_000_000;
+  const m = new Master();
+  m.db = commit(m.db, heartbeat(m.db, H3, wall0, false)).db; // live before this master's table knew it
+  m.beat(H2); // wall0 in the fixture's clock
+  m.tick(500).beat(H2); // last heard at 500
+  m.now = 500 + DEAD; // H3's timer, seeded by the first sweep at 500, runs out too
+  const r = sweep(m.db, m.table, H1, m.now, DEAD, wall0 + m.now);
+  assert.deepEqual(r.died, [H2, H3]);
+  assert.deepEqual(
+    r.changes.map((c) => (c.op === 'mod' ? c.fields : undefined)),
+    [{ live: false, last_updated: new Date(wall0 + 500).toISOString() }, { live: false }],
+    'H3 was never heard by this master: its durable last_updated stays',
+  );
+});

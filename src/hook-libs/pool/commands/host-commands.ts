@@ -1,5 +1,5 @@
 import { value } from '../../../core/commands/answer.ts';
-import { get, isLive } from '../model/database.ts';
+import { get } from '../model/database.ts';
 import { recordHeartbeat } from '../model/liveness.ts';
 import { abortMaster, commitMaster } from '../model/local-state.ts';
 import { heartbeat } from '../model/operations.ts';
@@ -17,9 +17,15 @@ export function hostCommands(svc: PoolService): PoolCommand[] {
       const shuttingDown = stuff['shutting-down'] === 'true';
       svc.liveness = recordHeartbeat(svc.liveness, hostRef, svc.handle.clock.monotonicMs(), shuttingDown);
       if (svc.acting() === 'master') {
-        const wasLive = isLive(svc.db, hostRef);
-        await svc.transact((db) => heartbeat(db, hostRef, svc.wallMs(), shuttingDown));
-        if (wasLive === shuttingDown) {
+        // Through transact even when nothing changes, so it is ordered after a sweep being committed;
+        // an empty change is not written, so a steady heartbeat costs no fsync.
+        let changed = false;
+        await svc.transact((db) => {
+          const changes = heartbeat(db, hostRef, svc.wallMs(), shuttingDown);
+          changed = changes.length > 0;
+          return changes;
+        });
+        if (changed) {
           svc.log.info({ msgId: 'POOL_HOST_LIVE', host: host.name_label, live: !shuttingDown }, `host ${host.name_label} is ${shuttingDown ? 'shutting down' : 'live'}`);
           svc.handle.publish('pool-host-live', { host: hostRef, name_label: host.name_label, live: !shuttingDown });
         }

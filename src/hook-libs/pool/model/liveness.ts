@@ -9,21 +9,29 @@ import type { Database, DbChange, Ref } from './records.ts';
  * never sweeps itself. A host the table does not know yet (e.g. right after the master restarted)
  * gets a fresh timer, so a host the database says is live stays live for one interval; unlike
  * xapi, a sweep never marks a host live that has not heartbeated this master.
- * PURE: times are monotonic ms passed in.
+ *
+ * The table is soft state, as in xapi: it lives in the master's memory only; what the database
+ * (and so the redo log) records is each change of `live`.
+ * PURE: times are monotonic ms passed in; no clock, file or socket is read.
  */
 export interface HostTimer {
   readonly lastHeartbeatAt: Millis;
   readonly shuttingDown: boolean;
+  /** Set by a sweep for a host not heard since this master started: no heartbeat time to report. */
+  readonly unheard?: true;
 }
 
-export type LivenessTable = ReadonlyMap<Ref, HostTimer>;
+export type LivenessTable = Map<Ref, HostTimer>;
 
 export const emptyLiveness = (): LivenessTable => new Map();
 
+/**
+ * Records a heartbeat in `table` itself and returns it: a master with a thousand hosts takes a
+ * thousand heartbeats a second, and copying the table for each one cost more than answering it.
+ */
 export function recordHeartbeat(table: LivenessTable, host: Ref, at: Millis, shuttingDown: boolean): LivenessTable {
-  const next = new Map(table);
-  next.set(host, { lastHeartbeatAt: at, shuttingDown });
-  return next;
+  table.set(host, { lastHeartbeatAt: at, shuttingDown });
+  return table;
 }
 
 /** When the host's timer runs out; undefined if the table has not seen it. */
@@ -39,8 +47,12 @@ export interface SweepResult {
   readonly died: Ref[];
 }
 
-/** One liveness sweep at `at` by the master `self`. */
-export function sweep(db: Database, table: LivenessTable, self: Ref, at: Millis, assumedDeadMs: Millis): SweepResult {
+/**
+ * One liveness sweep at `at` by the master `self`. With `wallMs` (the wall time at `at`), a host
+ * marked not live gets `last_updated` = the wall time of its last heartbeat, which the database
+ * has not seen since the heartbeat that made the host live.
+ */
+export function sweep(db: Database, table: LivenessTable, self: Ref, at: Millis, assumedDeadMs: Millis, wallMs?: number): SweepResult {
   const next = new Map(table);
   const changes: DbChange[] = [];
   const died: Ref[] = [];
@@ -48,14 +60,15 @@ export function sweep(db: Database, table: LivenessTable, self: Ref, at: Millis,
     if (ref === self) continue;
     let timer = next.get(ref);
     if (timer === undefined) {
-      timer = { lastHeartbeatAt: at, shuttingDown: false };
+      timer = { lastHeartbeatAt: at, shuttingDown: false, unheard: true };
       next.set(ref, timer);
     }
     const metrics = find(db, 'host_metrics', host.metrics);
     if (!metrics) continue;
     const expired = at - timer.lastHeartbeatAt >= assumedDeadMs;
     if (expired && metrics.live) {
-      changes.push({ op: 'mod', class: 'host_metrics', ref: host.metrics, fields: { live: false } });
+      const lastHeard = wallMs !== undefined && timer.unheard !== true ? { last_updated: new Date(wallMs - (at - timer.lastHeartbeatAt)).toISOString() } : {};
+      changes.push({ op: 'mod', class: 'host_metrics', ref: host.metrics, fields: { live: false, ...lastHeard } });
       died.push(ref);
     }
   }

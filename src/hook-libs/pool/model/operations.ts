@@ -81,9 +81,15 @@ export function setLive(db: Database, hostRef: Ref, live: boolean): DbChange[] {
   return m && m.live !== live ? [mod('host_metrics', host.metrics, { live })] : [];
 }
 
-/** A heartbeat arrived: record its time; live again unless the host says it is shutting down. */
+/**
+ * A heartbeat arrived: live again unless the host says it is shutting down. Only a change of
+ * `live` is a database change (with the heartbeat's time in `last_updated`); a heartbeat from a
+ * host already live changes nothing durable — its time is soft state (model/liveness.ts).
+ */
 export function heartbeat(db: Database, hostRef: Ref, wallMs: number, shuttingDown: boolean): DbChange[] {
   const host = get(db, 'host', hostRef);
+  const m = find(db, 'host_metrics', host.metrics);
+  if (m && m.live === !shuttingDown) return [];
   return [mod('host_metrics', host.metrics, { last_updated: new Date(wallMs).toISOString(), live: !shuttingDown })];
 }
 

@@ -53,7 +53,10 @@ export interface HostMetricsRecord {
   readonly uuid: string;
   /** "The pool master thinks this host is live." */
   readonly live: boolean;
-  /** Wall time (RFC 3339) of the last heartbeat the master received from this host. */
+  /**
+   * Wall time (RFC 3339) of the heartbeat at the last change of `live`: the one that made the host
+   * live, or, once it is not live, the last one the master received. Later heartbeats are soft state.
+   */
   readonly last_updated: string;
   readonly memory_total: number;
   readonly memory_free: number;
