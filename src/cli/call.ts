@@ -47,17 +47,10 @@ export async function callCli(argv: string[]): Promise<number> {
   let status: number;
   let text: string;
   try {
-    const res = await fetch(new URL(values.jsonrpc ? 'jsonrpc' : '', base), {
-      method: 'POST',
-      headers,
-      body: JSON.stringify(body),
-      signal: AbortSignal.timeout(Number(values.timeout)),
-    });
-    status = res.status;
-    text = await res.text();
+    ({ status, text } = await post(new URL(values.jsonrpc ? 'jsonrpc' : '', base), headers, JSON.stringify(body), Number(values.timeout)));
   } catch (err) {
-    const e = err as Error & { cause?: { code?: string } };
-    process.stderr.write(`liveset call: no answer from ${base}: ${e.cause?.code ?? e.message}\n`);
+    const e = err as Error & { code?: string };
+    process.stderr.write(`liveset call: no answer from ${base}: ${e.code ?? e.message}\n`);
     return EXIT_NO_ANSWER;
   }
   let parsed: unknown;
@@ -72,4 +65,25 @@ export async function callCli(argv: string[]): Promise<number> {
   if (values.jsonrpc) return (parsed as { error?: unknown }).error ? 1 : 0;
   const result = Array.isArray(parsed) ? (parsed[0] as { result?: unknown } | undefined)?.result : undefined;
   return typeof result === 'number' ? Math.min(result, 9) : EXIT_NO_ANSWER;
+}
+
+/**
+ * One POST with node:http(s) rather than fetch: loading fetch's implementation (undici) costs a
+ * one-shot command about 20 MB of memory and tens of milliseconds.
+ */
+async function post(url: URL, headers: Record<string, string>, body: string, timeoutMs: number): Promise<{ status: number; text: string }> {
+  // TLS is loaded only for an https URL (behind a TLS proxy), for the same reason.
+  const { request } = url.protocol === 'https:' ? await import('node:https') : await import('node:http');
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: 'POST', headers: { ...headers, 'Content-Length': Buffer.byteLength(body) }, timeout: timeoutMs }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'ETIMEDOUT' })));
+    req.on('error', reject);
+    req.end(body);
+  });
 }

@@ -153,7 +153,7 @@ export async function startLiveset(opts: StartOptions): Promise<LivesetProcess> 
         await res.arrayBuffer();
         return true;
       },
-      { timeoutMs: opts.readyTimeoutMs ?? 15_000, what: `${prepared.serverName} to answer` },
+      { timeoutMs: opts.readyTimeoutMs ?? 60_000, what: `${prepared.serverName} to answer` },
     ).catch((err: Error) => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       throw new Error(`${prepared.serverName} did not start: ${err.message}\n--- output ---\n${output}`);

@@ -42,12 +42,18 @@ export class CommandRegistry {
     const existing = this.commands.get(spec.name);
     if (existing) throw new Error(`command '${spec.name}' registered twice: by ${existing.owner} and by ${owner}`);
     const schema = spec.schema ?? this.loadSchema(spec.name, owner);
-    let validate: (value: unknown) => SchemaProblem[];
-    try {
-      validate = this.validator.compile(schema.arguments);
-    } catch (err) {
-      throw new Error(`command '${spec.name}' (${owner}): invalid arguments schema: ${(err as Error).message}`);
-    }
+    const compile = () => {
+      try {
+        return this.validator.compile(schema.arguments);
+      } catch (err) {
+        throw new Error(`command '${spec.name}' (${owner}): invalid arguments schema: ${(err as Error).message}`);
+      }
+    };
+    // A library's inline schema is compiled now, so a bad one stops the library loading. The
+    // schemas/commands/ files (built-in commands; a unit test compiles every one) are compiled on
+    // first use: compiling all of them was most of a server's start-up time.
+    let compiled = spec.schema ? compile() : undefined;
+    const validate = (value: unknown) => (compiled ??= compile())(value);
     this.commands.set(spec.name, { name: spec.name, owner, schema, validate, handler: spec.handler });
   }
 
@@ -76,7 +82,12 @@ export class CommandRegistry {
     if (!cmd) return errorAnswer(new CommandError(ctx.positional ? 'MESSAGE_METHOD_UNKNOWN' : 'COMMAND_UNSUPPORTED', [request.command]));
     const args = toNamedArguments(cmd, request.arguments);
     if (!('named' in args)) return errorAnswer(args.error);
-    const problems = cmd.validate(args.named);
+    let problems: SchemaProblem[];
+    try {
+      problems = cmd.validate(args.named);
+    } catch (err) {
+      return this.failure(cmd.name, err, ctx);
+    }
     if (problems.length > 0) {
       const lines = problems.map((p) => `${pointerToPath('arguments', p.pointer)}: ${p.message}`);
       return errorAnswer(new CommandError('INVALID_ARGUMENTS', lines, lines.join('; ')));
