@@ -49,8 +49,10 @@ export async function haPairConfig(
  * other way round, so a load process can stand in for them.
  */
 export async function poolConfig(hosts: number): Promise<Record<string, unknown>> {
-  const ports: number[] = [];
-  while (ports.length < hosts) ports.push(...(await freePorts(Math.min(200, hosts - ports.length))));
+  // In batches (a process holds a limited number of sockets); a later batch may get a port again.
+  const unique = new Set<number>();
+  while (unique.size < hosts) for (const p of await freePorts(Math.min(200, hosts - unique.size))) unique.add(p);
+  const ports = [...unique];
   return {
     server: { 'data-dir': dataDir('pool') },
     logging: { level: 'info', format: 'json' },

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { randomUUID } from 'node:crypto';
-import { WebSocketServer, WebSocket } from 'ws';
+import type { WebSocketServer, WebSocket } from 'ws';
 import type { Answer } from '../core/commands/answer.ts';
 import type { CommandRequest } from '../core/commands/command-registry.ts';
 import type { CommandContext, EventSink } from '../core/commands/command.ts';
@@ -51,7 +51,12 @@ export const ERROR_DETAIL_HEADER = 'x-liveset-error-detail';
  */
 export class ControlServer {
   private readonly server: Server;
-  private readonly wss: WebSocketServer;
+  /**
+   * Created on the first upgrade: loading `ws` (with zlib and TLS, which it requires) costs an
+   * idle server about 15 MB, and many never see a WebSocket client.
+   */
+  private wss: Promise<WebSocketServer> | undefined;
+  private wsClients = new Set<WebSocket>();
   private inFlight = 0;
   private drained: (() => void) | undefined;
 
@@ -59,7 +64,6 @@ export class ControlServer {
     this.server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
       this.track(this.onRequest(req, res));
     });
-    this.wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxPayload });
     this.server.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
     this.server.on('clientError', (_err, socket) => {
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
@@ -82,7 +86,7 @@ export class ControlServer {
   async close(graceMs: number): Promise<void> {
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeIdleConnections();
-    for (const ws of this.wss.clients) ws.close(1001, 'server shutting down');
+    for (const ws of this.wsClients) ws.close(1001, 'server shutting down');
     if (this.inFlight > 0) {
       await Promise.race([
         new Promise<void>((resolve) => (this.drained = resolve)),
@@ -90,8 +94,8 @@ export class ControlServer {
       ]);
     }
     this.server.closeAllConnections();
-    for (const ws of this.wss.clients) ws.terminate();
-    this.wss.close();
+    for (const ws of this.wsClients) ws.terminate();
+    (await this.wss)?.close();
     await closed;
   }
 
@@ -172,7 +176,14 @@ export class ControlServer {
       user = settings.auth.verify(req.headers.authorization);
       if (!user) return refuse(`401 Unauthorized\r\nWWW-Authenticate: Basic realm="${settings.auth.realm}"`);
     }
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.onWebSocket(ws, socket, req, user));
+    this.wss ??= import('ws').then(({ WebSocketServer }) => new WebSocketServer({ noServer: true, maxPayload: this.opts.maxPayload }));
+    void this.wss.then(
+      (wss) => wss.handleUpgrade(req, socket, head, (ws) => this.onWebSocket(ws, socket, req, user)),
+      (err: unknown) => {
+        this.opts.logger.error({ msgId: 'CORE_TRANSPORT_ERROR', err }, 'cannot load the WebSocket server');
+        refuse('500 Internal Server Error');
+      },
+    );
   }
 
   private onWebSocket(ws: WebSocket, socket: Duplex, req: IncomingMessage, user: string | undefined): void {
@@ -182,7 +193,7 @@ export class ControlServer {
     // call, the largest cost in the WebSocket profile.
     let corked = false;
     const reply = (text: string) => {
-      if (ws.readyState !== WebSocket.OPEN) return;
+      if (ws.readyState !== ws.OPEN) return;
       if (!corked) {
         corked = true;
         socket.cork();
@@ -211,7 +222,11 @@ export class ControlServer {
         }),
       );
     });
-    ws.on('close', () => this.opts.events.remove(sink.id));
+    this.wsClients.add(ws);
+    ws.on('close', () => {
+      this.wsClients.delete(ws);
+      this.opts.events.remove(sink.id);
+    });
     ws.on('error', (err) => this.opts.logger.debug({ msgId: 'CORE_WS_ERROR', err }, 'websocket error'));
   }
 }
