@@ -183,6 +183,8 @@ export class LivesetServer {
       };
     });
     registry.freeze();
+    // Built-in schemas compile in the background once this turn (listen, on start) is done.
+    setImmediate(() => registry.compilePending());
     const auth = config.server.authentication;
     return {
       prepared,

@@ -30,6 +30,8 @@ export interface CommandRequest {
 export class CommandRegistry {
   private readonly commands = new Map<string, RegisteredCommand>();
   private frozen = false;
+  /** Built-in commands whose schemas are not compiled yet (see register). */
+  private readonly uncompiled: (() => void)[] = [];
 
   constructor(
     private readonly validator: SchemaValidator,
@@ -50,11 +52,28 @@ export class CommandRegistry {
       }
     };
     // A library's inline schema is compiled now, so a bad one stops the library loading. The
-    // schemas/commands/ files (built-in commands; a unit test compiles every one) are compiled on
-    // first use: compiling all of them was most of a server's start-up time.
+    // schemas/commands/ files (built-in commands; a unit test compiles every one) are compiled
+    // after the server answers (compilePending) or on first use, whichever comes first:
+    // compiling all of them was most of a server's start-up time.
     let compiled = spec.schema ? compile() : undefined;
     const validate = (value: unknown) => (compiled ??= compile())(value);
+    if (!compiled) this.uncompiled.push(() => void (compiled ??= compile()));
     this.commands.set(spec.name, { name: spec.name, owner, schema, validate, handler: spec.handler });
+  }
+
+  /**
+   * Compiles the schemas still waiting, one per event-loop turn, so that requests are served in
+   * between and a command's first call (a peer's, with a short timeout) does not pay for it.
+   */
+  compilePending(): void {
+    const next = this.uncompiled.shift();
+    if (!next) return;
+    try {
+      next();
+    } catch {
+      // reported by the command's first call
+    }
+    setImmediate(() => this.compilePending());
   }
 
   removeOwner(owner: string): void {
