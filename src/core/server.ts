@@ -257,6 +257,9 @@ export class LivesetServer {
         const now = this.opts.clock.monotonicMs();
         const sections: Record<string, unknown> = {};
         for (const [key, fn] of rt.status) sections[key] = fn();
+        // Servers this one refuses as HA witness callers, and for how many more ms.
+        const fences = this.witnessDesk.describe();
+        if (Object.keys(fences).length > 0) sections['witness-fences'] = fences;
         return {
           pid: this.opts.pid,
           uptime: Math.floor((now - this.startedAtMs) / 1000),

@@ -147,57 +147,61 @@ for (const [mode, count] of [['load-balancing', 1], ['hot-standby', 3]] as const
   });
 }
 
-test('load-balancing, 3 witnesses: server2 isolated from everyone steps down before server1 takes over; no scope is ever served by both', async (t) => {
-  const world = await startWorld('load-balancing', 3);
-  t.after(() => world.stop());
-  const [s1, s2] = [world.pair.server('server1'), world.pair.server('server2')];
-  await waitState([s1, s2], 'load-balancing', { timeoutMs: 60_000 });
-  const keys = await keysPerScope(s1);
-  const sub = await TransitionSubscriber.open(s2, ['ha-serving-changed']);
-  t.after(() => sub.close());
+const ISOLATION = [
+  { mode: 'load-balancing', count: 3, isolated: 'server2', survivor: 'server1' },
+  { mode: 'hot-standby', count: 1, isolated: 'server1', survivor: 'server2' },
+] as const;
 
-  // The observer: both servers, every scope, over and over; a scope served by both is recorded.
-  const overlaps: string[] = [];
-  const seen = { s1Both: false, s2Stopped: false };
-  let observing = true;
-  const observer = (async () => {
-    while (observing) {
-      for (const [scope, key] of keys) {
-        const [a, b] = await Promise.all([serves(s1, key), serves(s2, key)]);
-        if (a && b) overlaps.push(`${scope} at ${new Date().toISOString()}`);
+for (const { mode, count, isolated, survivor } of ISOLATION) {
+  test(`${mode}, ${count} witness(es): ${isolated} isolated from everyone steps down before ${survivor} takes over; no scope is ever served by both`, async (t) => {
+    const world = await startWorld(mode, count);
+    t.after(() => world.stop());
+    const [lost, kept] = [world.pair.server(isolated), world.pair.server(survivor)];
+    await waitState([lost, kept], mode, { timeoutMs: 60_000 });
+    const keys = await keysPerScope(kept);
+    const sub = await TransitionSubscriber.open(lost, ['ha-serving-changed']);
+    t.after(() => sub.close());
+
+    // The observer: both servers, every scope, over and over; a scope served by both is recorded.
+    const overlaps: string[] = [];
+    let keptServesAll = false;
+    let observing = true;
+    const observer = (async () => {
+      while (observing) {
+        const round = await Promise.all([...keys].map(async ([scope, key]) => [scope, await serves(lost, key), await serves(kept, key)] as const));
+        for (const [scope, a, b] of round) if (a && b) overlaps.push(`${scope} at ${new Date().toISOString()}`);
+        if (round.every(([, , b]) => b)) keptServesAll = true;
       }
-      const [a1, a2] = await Promise.all([...keys.values()].map((k) => serves(s1, k)));
-      if (a1 && a2) seen.s1Both = true;
-    }
-  })();
-  t.after(async () => {
+    })();
+    t.after(async () => {
+      observing = false;
+      await observer.catch(() => undefined);
+    });
+
+    await cut(lost, [survivor, ...world.witnesses.map((w) => w.name)]);
+    for (const s of [kept, ...world.witnesses]) await cut(s, [isolated]);
+    await waitState([kept], 'partner-down', { timeoutMs: 30_000 });
+    await waitFor(() => keptServesAll, { timeoutMs: 10_000, what: `the observer to see ${survivor} serve every scope` });
     observing = false;
-    await observer.catch(() => undefined);
+    await observer;
+    assert.deepEqual(overlaps, [], 'no scope served by both servers');
+
+    const stLost = await witnessStatus(lost);
+    assert.equal(stLost['ha-servers'].local.serving, false);
+    assert.match(stLost['ha-servers'].local['serving-reason'], /stepped down/);
+    assert.notEqual(stLost['ha-servers'].local.state, 'partner-down');
+    assert.equal(stLost['witnesses'].verdict, 'isolated');
+    assert.equal((await witnessStatus(kept))['witnesses'].verdict, 'partner-failed');
+    assert.ok(sub.other.some((e) => e.method === 'ha-serving-changed' && e.params['serving'] === false));
+    const fences = (await keaCommand(world.witnesses[0]!.url, 'status-get')).arguments['witness-fences'];
+    assert.ok(fences?.[isolated] > 0, `the witness refuses ${isolated} while ${survivor} keeps finding it unreachable: ${JSON.stringify(fences)}`);
+    assert.match(lost.logs(), /HA_WITNESS_STEPPED_DOWN/);
+    assert.match(kept.logs(), /HA_WITNESS_VERDICT/);
+
+    await heal([lost, kept, ...world.witnesses]);
+    await waitState([lost, kept], mode, { timeoutMs: 60_000 });
   });
-
-  const everyone = ['server1', ...world.witnesses.map((w) => w.name)];
-  await cut(s2, everyone);
-  for (const s of [s1, ...world.witnesses]) await cut(s, ['server2']);
-  await waitState([s1], 'partner-down', { timeoutMs: 30_000 });
-  await waitFor(() => seen.s1Both, { timeoutMs: 10_000, what: 'the observer to see server1 serve both scopes' });
-  observing = false;
-  await observer;
-  assert.deepEqual(overlaps, [], 'no scope served by both servers');
-
-  const st2 = await witnessStatus(s2);
-  assert.equal(st2['ha-servers'].local.serving, false);
-  assert.match(st2['ha-servers'].local['serving-reason'], /stepped down/);
-  assert.notEqual(st2['ha-servers'].local.state, 'partner-down');
-  assert.equal(st2['witnesses'].verdict, 'isolated');
-  const st1 = await witnessStatus(s1);
-  assert.equal(st1['witnesses'].verdict, 'partner-failed');
-  assert.ok(sub.other.some((e) => e.method === 'ha-serving-changed' && e.params['serving'] === false));
-  assert.match(s2.logs(), /HA_WITNESS_STEPPED_DOWN/);
-  assert.match(s1.logs(), /HA_WITNESS_VERDICT/);
-
-  await heal([s1, s2, ...world.witnesses]);
-  await waitState([s1, s2], 'load-balancing', { timeoutMs: 60_000 });
-});
+}
 
 test('load-balancing, 1 witness: kill -9 server2: server1 reaches partner-down within max-response-delay + witness-timeout + margin', async (t) => {
   const world = await startWorld('load-balancing', 1);
