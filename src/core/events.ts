@@ -23,6 +23,11 @@ export class EventBus {
     return [...entry.patterns].sort();
   }
 
+  /** Connections subscribed to at least one event. */
+  get size(): number {
+    return this.subscriptions.size;
+  }
+
   remove(sinkId: string): void {
     this.subscriptions.delete(sinkId);
   }

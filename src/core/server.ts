@@ -29,6 +29,10 @@ import { redactSecrets } from './redact.ts';
 import { ControlServer, type TransportSettings } from '../transports/control-server.ts';
 import { BasicAuth } from '../transports/basic-auth.ts';
 import { fileStoreFactory } from '../store/file-store.ts';
+import { ServerMetrics } from '../metrics/server-metrics.ts';
+import { timedMedium } from '../metrics/timed-medium.ts';
+import { OperatorRoutes } from '../operator/operator-routes.ts';
+import { registerOperatorCommands } from '../operator/operator-commands.ts';
 
 const COMMAND_SCHEMA_DIR = fileURLToPath(new URL('../../schemas/commands/', import.meta.url));
 
@@ -71,10 +75,18 @@ export class LivesetServer {
   private readonly startedAtMs: number;
   private stopping: Promise<void> | undefined;
   private applying: Promise<unknown> = Promise.resolve();
+  /** Lives as long as the process's server, across reloads, so counters never go back. */
+  private readonly metrics: ServerMetrics;
 
   private constructor(private readonly opts: ServerOptions) {
     this.startedAtMs = opts.clock.monotonicMs();
     this.witnessDesk = new WitnessDesk(opts.clock);
+    this.metrics = new ServerMetrics({
+      status: () => this.builtinHost(this.runtime.faults, this.runtime.prepared.serverName).status(),
+      poolLiveness: () => this.poolLiveness(),
+      webSockets: () => this.transport.webSocketCount,
+      subscriptions: () => this.events.size,
+    });
   }
 
   /**
@@ -112,6 +124,14 @@ export class LivesetServer {
       dispatch: (request, ctx) => server.dispatch(request, ctx),
       events: server.events,
       logger: opts.logger,
+      extraRoutes: new OperatorRoutes({
+        serverName: () => server.runtime.prepared.serverName,
+        selfUrl: () => server.selfUrl,
+        members: () => describeCluster(server.runtime.prepared.libs).members,
+        dispatch: (command, args, user) => server.dispatch({ command, arguments: args }, { transport: 'internal', positional: false, ...(user ? { user } : {}) }),
+        metrics: server.metrics,
+        logger: opts.logger,
+      }),
     });
     // Register, compile, freeze, then listen: no request can see a half-built registry. Libraries
     // learn their URL from the configuration (port 0 is only for a lone server with no peers).
@@ -129,9 +149,16 @@ export class LivesetServer {
   }
 
   /** Runs a command as if it arrived on a transport. */
-  dispatch(request: CommandRequest, ctx: Omit<CommandContext, 'logger'>): Promise<Answer> {
-    if (this.stopping && request.command !== 'status-get') return Promise.resolve(errorAnswer(new CommandError('SHUTTING_DOWN')));
-    return this.runtime.registry.dispatch(request, { ...ctx, logger: this.opts.logger });
+  async dispatch(request: CommandRequest, ctx: Omit<CommandContext, 'logger'>): Promise<Answer> {
+    const started = performance.now();
+    const registry = this.runtime.registry;
+    const answer = this.stopping && request.command !== 'status-get'
+      ? errorAnswer(new CommandError('SHUTTING_DOWN'))
+      : await registry.dispatch(request, { ...ctx, logger: this.opts.logger });
+    // Only registered names become labels: a client sending random names must not grow the metrics.
+    const name = registry.get(request.command) ? request.command : 'unknown';
+    this.metrics.commandDone(name, ctx.transport, answer.result, (performance.now() - started) / 1000);
+    return answer;
   }
 
   /** Graceful stop: stop listening, let in-flight commands finish, unload libraries in reverse. */
@@ -153,7 +180,8 @@ export class LivesetServer {
     const hooks = new HooksManager(registry, callouts, (keys) => { for (const k of keys) status.delete(k); }, this.opts.logger);
     const faults = config.testing['fault-injection'] ? new FaultTable() : undefined;
     registerBuiltins(registry, this.builtinHost(faults, prepared.serverName));
-    const stores = fileStoreFactory(prepared.dataDir);
+    registerOperatorCommands(registry);
+    const stores = fileStoreFactory(prepared.dataDir, (name, medium) => timedMedium(name, medium, (...a) => this.metrics.storeSynced(...a)));
     await hooks.loadAll(prepared.libs, (lib, footprint): LibraryHandle => {
       const owner = lib.library.name;
       const logger = this.opts.logger.child({ lib: owner });
@@ -166,7 +194,17 @@ export class LivesetServer {
         logger,
         stores,
         ...(faults ? { faults } : {}),
-        callPeer: (peer, command, args, timeoutMs) => callPeer(prepared.serverName, faults, peer, command, args, timeoutMs),
+        callPeer: async (peer, command, args, timeoutMs) => {
+          const started = performance.now();
+          let answered = false;
+          try {
+            const answer = await callPeer(prepared.serverName, faults, peer, command, args, timeoutMs);
+            answered = true;
+            return answer;
+          } finally {
+            this.metrics.peerCallDone(peer.name, command, answered, (performance.now() - started) / 1000);
+          }
+        },
         registerCommand: (spec) => registry.register(spec, owner),
         registerCallout: (point, fn) => callouts.add(point, owner, fn),
         registerStatus: (key, fn) => {
@@ -177,6 +215,7 @@ export class LivesetServer {
         runCallouts: (point, args) => callouts.run(point, args),
         publish: (event, data) => {
           this.events.publish(event, data);
+          this.metrics.onEvent(event, data);
         },
         dispatch: (command, args, ctx) =>
           this.dispatch({ command, arguments: structuredClone(args) }, { transport: 'internal', positional: false, ...ctx }),
@@ -198,6 +237,9 @@ export class LivesetServer {
         services: config.server.services,
         http: config.server.control.http,
         websocket: config.server.control.websocket,
+        ui: config.server.control.ui,
+        metrics: config.server.control.metrics,
+        metricsOpenOnLoopback: config.server.control['metrics-unauthenticated-loopback'],
         ...(auth ? { auth: new BasicAuth(auth.realm, prepared.authClients) } : {}),
         ...(faults ? { dropFrom: (peer: string) => faults.isCut(peer, 'in') } : {}),
       },
@@ -290,6 +332,20 @@ export class LivesetServer {
         this.opts.clock.setTimer(10, () => this.opts.onShutdownRequested(exitValue));
       },
     };
+  }
+
+  /** Pool liveness by host name when this host is the pool master (what /metrics reports per host). */
+  private async poolLiveness(): Promise<Record<string, boolean> | undefined> {
+    const internal = { transport: 'internal' as const, positional: false, logger: this.opts.logger };
+    const registry = this.runtime.registry;
+    if (!registry.get('host.get_all_records')) return undefined;
+    const hosts = await registry.dispatch({ command: 'host.get_all_records' }, internal);
+    const metrics = await registry.dispatch({ command: 'host_metrics.get_all_records' }, internal);
+    if (hosts.result !== 0 || metrics.result !== 0) return undefined;
+    const m = metrics.arguments as Record<string, { live?: boolean }>;
+    return Object.fromEntries(
+      Object.values(hosts.arguments as Record<string, { name_label: string; metrics: string }>).map((h) => [h.name_label, m[h.metrics]?.live === true]),
+    );
   }
 
   private async writeConfig(filename: string | undefined): Promise<Answer> {

@@ -24,6 +24,18 @@ export interface TransportSettings {
   readonly auth?: BasicAuth;
   /** True when fault injection drops requests coming from `peer`. */
   readonly dropFrom?: (peer: string) => boolean;
+  /** The operator's pages: GET /ui (status page) and GET /metrics (Prometheus). */
+  readonly ui: boolean;
+  readonly metrics: boolean;
+  /** Lets a scraper on 127.0.0.1/::1 read /metrics without credentials. */
+  readonly metricsOpenOnLoopback: boolean;
+}
+
+/** Routes outside the control channels (src/operator): the status page and /metrics. */
+export interface ExtraRoutes {
+  handles(path: string): boolean;
+  /** Called only once authentication has passed (or was waived for a loopback scrape). */
+  serve(req: IncomingMessage, res: ServerResponse, path: string, user: string | undefined): Promise<void>;
 }
 
 export interface ControlServerOptions {
@@ -35,6 +47,7 @@ export interface ControlServerOptions {
   readonly dispatch: Dispatch;
   readonly events: EventBus;
   readonly logger: Logger;
+  readonly extraRoutes?: ExtraRoutes;
 }
 
 /** Real xapi sends exactly this; a `; charset` suffix makes the xen-api client fall back to XML-RPC. */
@@ -99,6 +112,11 @@ export class ControlServer {
     await closed;
   }
 
+  /** Open WebSocket connections (for /metrics). */
+  get webSocketCount(): number {
+    return this.wsClients.size;
+  }
+
   private track(work: Promise<void>): void {
     this.inFlight++;
     work
@@ -116,19 +134,20 @@ export class ControlServer {
       req.socket.destroy();
       return;
     }
-    const path = (req.url ?? '/').split('?')[0];
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
     const kea = path === '/';
-    if (!settings.http || (!kea && path !== '/jsonrpc')) {
+    const extra = this.opts.extraRoutes?.handles(path) === true && (path === '/metrics' ? settings.metrics : settings.ui);
+    if (!extra && (!settings.http || (!kea && path !== '/jsonrpc'))) {
       return send(res, 404, { result: 404, text: `Not Found: no control channel at ${path}` });
     }
-    let user: string | undefined;
-    if (settings.auth) {
-      user = settings.auth.verify(req.headers.authorization);
-      if (!user) {
-        res.setHeader('WWW-Authenticate', `Basic realm="${settings.auth.realm}"`);
-        return send(res, 401, { result: 401, text: 'Unauthorized' });
-      }
+    const waived = extra && path === '/metrics' && settings.metricsOpenOnLoopback && isLoopback(req.socket.remoteAddress);
+    const auth = waived ? { ok: true as const, user: undefined } : authenticate(settings, req);
+    if (!auth.ok) {
+      res.setHeader('WWW-Authenticate', auth.challenge);
+      return send(res, 401, { result: 401, text: 'Unauthorized' });
     }
+    const user = auth.user;
+    if (extra) return this.opts.extraRoutes?.serve(req, res, path, user);
     const contentType = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
     if (kea && (req.method !== 'POST' || contentType !== JSON_TYPE)) return send(res, 400, KEA_BAD_REQUEST);
     if (!kea && req.method !== 'POST') {
@@ -171,14 +190,11 @@ export class ControlServer {
       socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
     };
     if (!settings.websocket || path !== '/ws') return refuse('404 Not Found');
-    let user: string | undefined;
-    if (settings.auth) {
-      user = settings.auth.verify(req.headers.authorization);
-      if (!user) return refuse(`401 Unauthorized\r\nWWW-Authenticate: Basic realm="${settings.auth.realm}"`);
-    }
+    const auth = authenticate(settings, req);
+    if (!auth.ok) return refuse(`401 Unauthorized\r\nWWW-Authenticate: ${auth.challenge}`);
     this.wss ??= import('ws').then(({ WebSocketServer }) => new WebSocketServer({ noServer: true, maxPayload: this.opts.maxPayload }));
     void this.wss.then(
-      (wss) => wss.handleUpgrade(req, socket, head, (ws) => this.onWebSocket(ws, socket, req, user)),
+      (wss) => wss.handleUpgrade(req, socket, head, (ws) => this.onWebSocket(ws, socket, req, auth.user)),
       (err: unknown) => {
         this.opts.logger.error({ msgId: 'CORE_TRANSPORT_ERROR', err }, 'cannot load the WebSocket server');
         refuse('500 Internal Server Error');
@@ -229,6 +245,22 @@ export class ControlServer {
     });
     ws.on('error', (err) => this.opts.logger.debug({ msgId: 'CORE_WS_ERROR', err }, 'websocket error'));
   }
+}
+
+/**
+ * The one authentication check of every route (control channels, /ws, the status page, /metrics):
+ * the authenticated user, or the challenge to send with a 401.
+ */
+export function authenticate(settings: TransportSettings, req: IncomingMessage): { ok: true; user: string | undefined } | { ok: false; challenge: string } {
+  if (!settings.auth) return { ok: true, user: undefined };
+  const user = settings.auth.verify(req.headers.authorization);
+  return user ? { ok: true, user } : { ok: false, challenge: `Basic realm="${settings.auth.realm}"` };
+}
+
+function isLoopback(address: string | undefined): boolean {
+  if (address === undefined) return false;
+  const v4 = address.startsWith('::ffff:') ? address.slice(7) : address;
+  return v4.startsWith('127.') || address === '::1';
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {

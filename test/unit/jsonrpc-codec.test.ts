@@ -46,8 +46,12 @@ test('envelopes are checked strictly', async () => {
   ]) {
     assert.equal((await run(bad)).error.code, -32600, bad);
   }
-  const reserved = await run('{"jsonrpc":"2.0","id":1,"method":"rpc.discover"}');
+  const reserved = await run('{"jsonrpc":"2.0","id":1,"method":"rpc.other"}');
   assert.equal(reserved.error.code, -32601);
+  // OpenRPC's discovery method is the one rpc.* extension that reaches dispatch.
+  calls.length = 0;
+  await run('{"jsonrpc":"2.0","id":1,"method":"rpc.discover"}');
+  assert.deepEqual(calls.map((c) => c.command), ['rpc.discover']);
 });
 
 test('batches: array replies (even for one), -32600 for an empty batch, nothing for notifications', async () => {

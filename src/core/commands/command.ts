@@ -1,5 +1,6 @@
 import type { Answer } from './answer.ts';
 import type { Logger } from '../logger.ts';
+import type { ErrorName } from '../errors.ts';
 
 export type TransportName = 'kea-http' | 'jsonrpc-http' | 'jsonrpc-ws' | 'internal';
 
@@ -32,6 +33,10 @@ export interface CommandSchema {
   readonly description: string;
   readonly arguments: Record<string, unknown>;
   readonly positional?: readonly string[];
+  /** JSON Schema of what a success carries (the answer's arguments, or its value for XenAPI calls). */
+  readonly answer?: Record<string, unknown>;
+  /** Error names (src/core/errors.ts) the command itself raises, beyond those any command may. */
+  readonly errors?: readonly ErrorName[];
 }
 
 export type CommandHandler = (args: Record<string, unknown>, ctx: CommandContext) => Answer | Promise<Answer>;

@@ -9,7 +9,13 @@ export interface LivesetConfig {
     readonly 'data-dir': string;
     readonly services: readonly string[];
     readonly 'body-limit': number;
-    readonly control: { readonly http: boolean; readonly websocket: boolean };
+    readonly control: {
+      readonly http: boolean;
+      readonly websocket: boolean;
+      readonly ui: boolean;
+      readonly metrics: boolean;
+      readonly 'metrics-unauthenticated-loopback': boolean;
+    };
     readonly 'shutdown-grace-ms': number;
     readonly authentication?: {
       readonly type: 'basic';

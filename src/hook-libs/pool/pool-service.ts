@@ -265,6 +265,7 @@ export class PoolService {
       this.timers.becomeSlave();
     }
     this.wake();
+    this.handle.publish('pool-role', { host: this.me.name, role: this.local.role.kind, master: this.masterAddress() });
     this.log.info({ msgId: 'POOL_ROLE', host: this.me.name, role: this.local.role }, `pool host ${this.me.name} is ${this.local.role.kind === 'master' ? 'master' : `a slave of ${this.masterAddress()}`}`);
   }
 

@@ -21,8 +21,12 @@ const errorResponse = (id: Id, code: number, message: string, data?: unknown): J
  * Handles one JSON-RPC 2.0 message (a single call or a batch) and returns the reply text, or
  * undefined when nothing must be sent (notifications only). Follows the spec to the letter where
  * common libraries do not: a batch always gets an array back, an empty batch is one -32600,
- * method must be a string and `rpc.*` names are reserved.
+ * method must be a string and `rpc.*` names are reserved — except OpenRPC's `rpc.discover`, the
+ * one extension the server implements.
  */
+/** OpenRPC service discovery: the reserved name the server answers (with its OpenRPC document). */
+export const RPC_DISCOVER = 'rpc.discover';
+
 export async function handleJsonRpcText(text: string, dispatch: RpcDispatch): Promise<string | undefined> {
   let message: unknown;
   try {
@@ -55,7 +59,7 @@ async function handleOne(message: unknown, dispatch: RpcDispatch): Promise<JsonR
   if (hasId && !idValid) return invalid('"id" must be a string, a number or null');
   if (typeof m['method'] !== 'string') return invalid('"method" must be a string');
   const method = m['method'];
-  if (method.startsWith('rpc.')) return hasId ? errorResponse(replyId, JSONRPC.METHOD_NOT_FOUND, 'Method not found', `'${method}': rpc.* names are reserved`) : undefined;
+  if (method.startsWith('rpc.') && method !== RPC_DISCOVER) return hasId ? errorResponse(replyId, JSONRPC.METHOD_NOT_FOUND, 'Method not found', `'${method}': rpc.* names are reserved`) : undefined;
   const params = m['params'];
   if (params !== undefined && (params === null || typeof params !== 'object')) return invalid('"params" must be an object or an array');
   for (const key of Object.keys(m)) {
