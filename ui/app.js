@@ -24,7 +24,6 @@ const VM_SHOWN = new Set(['name_label', 'power_state', 'ha_restart_priority', 'r
 let overview = null;
 let timeline = [];
 let socket = null;
-let refreshTimer = null;
 let inFlight = false;
 let again = false;
 
@@ -112,7 +111,7 @@ function poolSection(pool) {
   if (pool.error) html += row('error', esc(pool.error), 'pool-error');
   html += rows(poolRec, new Set(['master', 'uuid']));
   html += '</dl></div><h4>Hosts</h4>';
-  const hosts = Object.entries(hostRecs);
+  const hosts = Object.entries(hostRecs).sort(([, a], [, b]) => String(a.name_label).localeCompare(String(b.name_label)));
   const hostExtra = extraColumns(hosts.map(([, h]) => h), HOST_SHOWN);
   html += table(['host', 'address', 'live', 'enabled', 'master', ...hostExtra], hosts.map(([ref, h]) => {
     const m = metrics[h.metrics] || {};
@@ -266,4 +265,4 @@ document.addEventListener('click', async (e) => {
 renderTimeline();
 connect();
 void refresh();
-refreshTimer = setInterval(refresh, REFRESH_MS);
+setInterval(refresh, REFRESH_MS);

@@ -11,6 +11,8 @@ usage:
   liveset check-config FILE [--server NAME]   validate a configuration; exit 1 listing every problem
   liveset call COMMAND [--args JSON|@file] [--url URL] [--jsonrpc]
                                               send one command; exit code = the answer's result
+  liveset status [--url URL] [--user U --password P] [--once]
+                                              this server and its peers, redrawn live (as GET /ui)
   liveset scenario FILE... [--junit FILE] [--json]
                                               run scripted scenarios against a local cluster
   liveset demo                                run the built-in demo cluster (npm start)
@@ -28,6 +30,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./check-config.ts')).checkConfigCli(rest);
     case 'call':
       return (await import('./call.ts')).callCli(rest);
+    case 'status':
+      return (await import('./status.ts')).statusCli(rest);
     case 'scenario':
       return (await import('./scenario/index.ts')).runScenarioCli(rest);
     case 'demo': {

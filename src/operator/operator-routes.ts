@@ -5,7 +5,7 @@ import type { Logger } from '../core/logger.ts';
 import type { ExtraRoutes } from '../transports/control-server.ts';
 import { readBody } from '../transports/http-body.ts';
 import type { ServerMetrics } from '../metrics/server-metrics.ts';
-import { buildOverview, peerCommand, type OverviewHost } from './overview.ts';
+import { buildOverview, peerCommand, reason, type OverviewHost } from './overview.ts';
 import { packageDir } from './package-assets.ts';
 
 export interface OperatorHost extends OverviewHost {
@@ -103,7 +103,7 @@ export class OperatorRoutes implements ExtraRoutes {
         : await peerCommand(member.url, command, args as Record<string, unknown> | undefined, req.headers.authorization);
       return sendJson(res, 200, a);
     } catch (err) {
-      return sendJson(res, 502, { error: `${String(server)} did not answer: ${err instanceof Error ? err.message : String(err)}` });
+      return sendJson(res, 502, { error: `${String(server)} did not answer: ${reason(err)}` });
     }
   }
 }

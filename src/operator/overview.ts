@@ -58,7 +58,7 @@ export async function buildOverview(host: OverviewHost, authorization: string | 
       if (a.result !== 0) return { ...base, reachable: true, error: a.text ?? `result ${a.result}` };
       return { ...base, reachable: true, status: a.arguments as Record<string, unknown> };
     } catch (err) {
-      return { ...base, reachable: false, error: err instanceof Error ? err.message : String(err) };
+      return { ...base, reachable: false, error: reason(err) };
     }
   }));
   const overview: Overview = { server: self, generated: new Date(wallMs).toISOString(), servers };
@@ -75,9 +75,16 @@ export async function buildOverview(host: OverviewHost, authorization: string | 
       if (a.result === 0) records[cls] = a.arguments as Record<string, Record<string, unknown>>;
     }
   } catch (err) {
-    return { ...overview, pool: { master: master.name, records, error: err instanceof Error ? err.message : String(err) } };
+    return { ...overview, pool: { master: master.name, records, error: reason(err) } };
   }
   return { ...overview, pool: { master: master.name, records } };
+}
+
+/** fetch's "fetch failed" hides the useful part (ECONNREFUSED, a timeout) in its cause. */
+export function reason(err: unknown): string {
+  const e = err as Error & { cause?: { code?: string; message?: string } };
+  if (e?.name === 'TimeoutError') return `no answer within ${PEER_TIMEOUT_MS} ms`;
+  return e?.cause?.code ?? e?.cause?.message ?? (e instanceof Error ? e.message : String(err));
 }
 
 /** One Kea-channel command to another server, as the operator (not as a peer: no X-Liveset-Server). */
