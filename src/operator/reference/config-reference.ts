@@ -46,19 +46,16 @@ export function typeOf(raw: Schema, root: Schema): string {
 /** Values found in example configurations, by key path (`a.b[].c`), first one seen wins. */
 export type ExampleValues = ReadonlyMap<string, unknown>;
 
-/** Collects every scalar (and scalar list) of some example configurations under its key path. */
+/** Collects every value of some example configurations under its key path (first one seen wins). */
 export function exampleValues(configs: readonly unknown[]): ExampleValues {
   const found = new Map<string, unknown>();
   const walk = (v: unknown, path: string): void => {
+    if (path && !found.has(path)) found.set(path, v);
     if (Array.isArray(v)) {
-      if (v.every((x) => x === null || typeof x !== 'object')) {
-        if (!found.has(path)) found.set(path, v);
-        return;
-      }
-      for (const x of v) walk(x, `${path}[]`);
+      if (v.some((x) => x !== null && typeof x === 'object')) for (const x of v) walk(x, `${path}[]`);
     } else if (v !== null && typeof v === 'object') {
       for (const [k, x] of Object.entries(v)) walk(x, path ? `${path}.${k}` : k);
-    } else if (!found.has(path)) found.set(path, v);
+    }
   };
   for (const c of configs) walk(c, '');
   return found;
@@ -105,7 +102,13 @@ export function keyDocs(schema: Schema, examples: ExampleValues = new Map(), roo
 }
 
 const cell = (text: string): string => text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
-const code = (v: unknown): string => (v === undefined ? '' : `\`${cell(JSON.stringify(v))}\``);
+/** Longer examples (whole sections) are left to the keys below them. */
+const EXAMPLE_MAX = 100;
+const code = (v: unknown): string => {
+  if (v === undefined) return '';
+  const json = JSON.stringify(v);
+  return json.length > EXAMPLE_MAX ? 'see below' : `\`${cell(json)}\``;
+};
 
 export function keyTable(keys: readonly KeyDoc[]): string {
   const lines = ['| key | type | default | example | meaning |', '|---|---|---|---|---|'];
