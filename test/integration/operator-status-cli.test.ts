@@ -2,11 +2,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { MAIN_SCRIPT } from '../../src/cli/runtime-info.ts';
+import { cliArgs } from '../../src/cli/runtime-info.ts';
 import { waitFor } from '../helpers/liveset.ts';
 import { OPERATOR, startPair, untilLoadBalancing } from './operator-support.ts';
 
-const statusArgs = (url: string, ...extra: string[]) => ['--import', 'tsx', MAIN_SCRIPT, 'status', '--url', url, '--user', OPERATOR.user, '--password', OPERATOR.password, ...extra];
+const statusArgs = (url: string, ...extra: string[]) => cliArgs(['status', '--url', url, '--user', OPERATOR.user, '--password', OPERATOR.password, ...extra]);
 
 test('liveset status: --once prints both servers; the live view redraws when the partner dies', { timeout: 120_000 }, async (t) => {
   const pair = await startPair();
@@ -25,7 +25,7 @@ test('liveset status: --once prints both servers; the live view redraws when the
   assert.match(out, /ha load-balancing: load-balancing {2}scopes=server1/);
   assert.match(out, /partner server2: load-balancing {2}heartbeat age=\d+s {2}clock skew=\d+s/);
 
-  const wrong = spawn(process.execPath, ['--import', 'tsx', MAIN_SCRIPT, 'status', '--url', url, '--once'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const wrong = spawn(process.execPath, cliArgs(['status', '--url', url, '--once']), { stdio: ['ignore', 'pipe', 'pipe'] });
   t.after(() => wrong.kill('SIGKILL'));
   let err = '';
   wrong.stderr.on('data', (d: Buffer) => (err += d.toString()));
