@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { generateReference } from '../../src/operator/reference/generate.ts';
 import { builtinCommands } from '../../src/operator/reference/dry-run-registry.ts';
 import { packageDir } from '../../src/operator/package-assets.ts';
+import { ERROR_CATALOGUE } from '../../src/core/errors.ts';
+import { readdirSync } from 'node:fs';
 
 const docs = packageDir('docs');
 
@@ -54,4 +56,14 @@ test('the reference names the library that registers each command, found by load
   assert.deepEqual(designate.params.map((p: { name: string }) => p.name), ['session_id', 'host']);
   assert.equal(designate.paramStructure, 'either');
   assert.ok(designate.errors.some((e: { message: string }) => e.message === 'SESSION_INVALID'));
+});
+
+test('errors a command schema declares are names of the error catalogue', () => {
+  const dir = join(packageDir('schemas'), 'commands');
+  for (const file of readdirSync(dir)) {
+    const schema = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { errors?: unknown };
+    if (schema.errors === undefined) continue;
+    assert.ok(Array.isArray(schema.errors), `${file}: errors must be a list`);
+    for (const e of schema.errors) assert.ok(Object.hasOwn(ERROR_CATALOGUE, String(e)), `${file}: ${String(e)} is not in src/core/errors.ts`);
+  }
 });
