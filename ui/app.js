@@ -22,6 +22,8 @@ const HOST_SHOWN = new Set(['name_label', 'address', 'enabled', 'metrics', 'uuid
 const VM_SHOWN = new Set(['name_label', 'power_state', 'ha_restart_priority', 'resident_on', 'uuid']);
 
 let overview = null;
+/** The last pool master an overview named, for the timeline. */
+let lastMaster = null;
 let timeline = [];
 let socket = null;
 let inFlight = false;
@@ -199,7 +201,10 @@ async function refresh() {
 
 /** Peers' transitions reach this page only through the overview: put what changed on the timeline. */
 function noteChanges(before, after) {
-  if (!before) return;
+  if (!before) {
+    lastMaster = after.pool && after.pool.master;
+    return;
+  }
   for (const s of after.servers) {
     if (s.self) continue;
     const old = before.servers.find((o) => o.name === s.name);
@@ -208,7 +213,10 @@ function noteChanges(before, after) {
     const st = (x) => { const e = x.status && x.status['high-availability']; return e && e[0] && e[0]['ha-servers'].local.state; };
     if (s.reachable && old.reachable && st(old) !== st(s)) addTimeline('peer-state', `${s.name}: ${st(old) || 'unknown'} → ${st(s) || 'unknown'}`);
   }
-  if (before.pool && after.pool && before.pool.master !== after.pool.master) addTimeline('pool-master', `master ${before.pool.master || 'none'} → ${after.pool.master || 'none'}`);
+  // Between two masters a refresh may find none (the change in flight): compare known masters only.
+  const master = after.pool && after.pool.master;
+  if (master && lastMaster && master !== lastMaster) addTimeline('pool-master', `master ${lastMaster} → ${master}`);
+  if (master) lastMaster = master;
 }
 
 function connect() {
