@@ -8,7 +8,7 @@ import { OPERATOR, startPair, untilLoadBalancing } from './operator-support.ts';
 
 const statusArgs = (url: string, ...extra: string[]) => cliArgs(['status', '--url', url, '--user', OPERATOR.user, '--password', OPERATOR.password, ...extra]);
 
-test('liveset status: --once prints both servers; the live view redraws when the partner dies', { timeout: 120_000 }, async (t) => {
+test('liveset status: --once prints both servers; the live view redraws when the partner dies', { timeout: 300_000 }, async (t) => {
   const pair = await startPair();
   t.after(() => pair.stopAll());
   await untilLoadBalancing(pair);

@@ -82,5 +82,5 @@ export async function untilLoadBalancing(pair: Pair): Promise<void> {
       return l.state;
     }));
     return states.every((s) => s === 'load-balancing');
-  }, { timeoutMs: 30_000, what: 'both servers in load-balancing' });
+  }, { timeoutMs: 60_000, what: 'both servers in load-balancing' });
 }

@@ -6,7 +6,7 @@ import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import WebSocket from 'ws';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { waitFor } from '../helpers/liveset.ts';
+import { keaCommand, waitFor } from '../helpers/liveset.ts';
 import { packageDir } from '../../src/operator/package-assets.ts';
 import { AUTH_HEADER, OPERATOR, haLocal, startPair, untilLoadBalancing } from './operator-support.ts';
 import { allLive, kea, startPool } from './pool-helpers.ts';
@@ -56,7 +56,7 @@ async function transitionTimes(url: string, t: TestContext): Promise<{ arrived: 
   return { arrived: (state) => seen.find((e) => e.state === state)?.at };
 }
 
-test('pair: both servers shown; kill -9 shows partner-down within a second of the event; Continue unpauses', { timeout: 180_000 }, async (t) => {
+test('pair: both servers shown; kill -9 shows partner-down within a second of the event; Continue unpauses', { timeout: 300_000 }, async (t) => {
   const pair = await startPair();
   t.after(() => pair.stopAll());
   await untilLoadBalancing(pair);
@@ -69,15 +69,15 @@ test('pair: both servers shown; kill -9 shows partner-down within a second of th
   await page.goto(new URL('/ui/', s1.url).href);
 
   // Both servers' states, the partner's view of each other, and the live connection.
-  for (const s of ['server1', 'server2']) await field(page, s, 'state').filter({ hasText: 'load-balancing' }).waitFor({ timeout: 15_000 });
-  await field(page, 'server1', 'partner-state').filter({ hasText: 'load-balancing' }).waitFor({ timeout: 15_000 });
-  await page.locator('#conn-text', { hasText: 'live' }).waitFor({ timeout: 15_000 });
+  for (const s of ['server1', 'server2']) await field(page, s, 'state').filter({ hasText: 'load-balancing' }).waitFor({ timeout: 60_000 });
+  await field(page, 'server1', 'partner-state').filter({ hasText: 'load-balancing' }).waitFor({ timeout: 60_000 });
+  await page.locator('#conn-text', { hasText: 'live' }).waitFor({ timeout: 60_000 });
   assert.equal(await field(page, 'server1', 'paused').textContent(), 'running');
   await shot(page, 'pair-load-balancing.png');
   const phone = await context.newPage();
   await phone.setViewportSize({ width: 390, height: 844 });
   await phone.goto(new URL('/ui/', s1.url).href);
-  await field(phone, 'server2', 'state').filter({ hasText: 'load-balancing' }).waitFor({ timeout: 15_000 });
+  await field(phone, 'server2', 'state').filter({ hasText: 'load-balancing' }).waitFor({ timeout: 60_000 });
   // Page-side code is passed as text: the tests are type-checked without the DOM library.
   const overflow = (await phone.evaluate('document.documentElement.scrollWidth - window.innerWidth')) as number;
   assert.ok(overflow <= 0, `the page fits a phone's width (overflows by ${overflow}px)`);
@@ -91,20 +91,20 @@ test('pair: both servers shown; kill -9 shows partner-down within a second of th
   }).observe(document.body, { subtree: true, childList: true, characterData: true })`);
   const events = await transitionTimes(s1.url, t);
   await pair.server('server2').kill();
-  await field(page, 'server1', 'state').filter({ hasText: 'partner-down' }).waitFor({ timeout: 20_000 });
+  await field(page, 'server1', 'state').filter({ hasText: 'partner-down' }).waitFor({ timeout: 60_000 });
   const shownAt = (await page.evaluate('window.partnerDownAt')) as number | undefined;
   const eventAt = (await waitFor(() => events.arrived('partner-down'), { what: 'the partner-down event' })) as number;
   assert.ok(shownAt !== undefined, 'the page recorded when partner-down appeared');
   assert.ok(shownAt - eventAt < 1000, `partner-down shown ${shownAt - eventAt} ms after server1's transition event`);
-  await page.locator('article[data-server="server2"] [data-field="reachable"]', { hasText: 'unreachable' }).waitFor({ timeout: 15_000 });
-  await field(page, 'server1', 'paused').filter({ hasText: 'paused in partner-down' }).waitFor({ timeout: 15_000 });
+  await page.locator('article[data-server="server2"] [data-field="reachable"]', { hasText: 'unreachable' }).waitFor({ timeout: 60_000 });
+  await field(page, 'server1', 'paused').filter({ hasText: 'paused in partner-down' }).waitFor({ timeout: 60_000 });
   await page.locator('#timeline li[data-event="ha-state-transition"]', { hasText: 'partner-down' }).first().waitFor({ timeout: 5_000 });
   await shot(page, 'pair-partner-down-paused.png');
 
   // ha-continue pressed on the page unpauses the server.
   assert.equal((await haLocal(s1.url)).paused, true);
   await page.locator('article[data-server="server1"] button[data-cmd="ha-continue"]').click();
-  await field(page, 'server1', 'paused').filter({ hasText: 'running' }).waitFor({ timeout: 15_000 });
+  await field(page, 'server1', 'paused').filter({ hasText: 'running' }).waitFor({ timeout: 60_000 });
   assert.equal((await haLocal(s1.url)).paused, false);
   assert.equal((await haLocal(s1.url)).state, 'partner-down');
   await page.locator('#timeline li[data-event="command"]', { hasText: 'ha-continue on server1' }).waitFor({ timeout: 5_000 });
@@ -112,7 +112,7 @@ test('pair: both servers shown; kill -9 shows partner-down within a second of th
   assert.deepEqual(errors, [], 'no script errors on the page');
 });
 
-test('pool: hosts and VMs shown; a master change and a host going not live appear on the page', { timeout: 180_000 }, async (t) => {
+test('pool: hosts and VMs shown; a master change and a host going not live appear on the page', { timeout: 300_000 }, async (t) => {
   const pool = await startPool();
   t.after(() => pool.stopAll());
   await allLive(pool);
@@ -127,23 +127,23 @@ test('pool: hosts and VMs shown; a master change and a host going not live appea
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
   await page.goto(new URL('/ui/', pool.url('host1')).href);
-  await page.locator('[data-field="pool-master"]', { hasText: 'host1' }).waitFor({ timeout: 15_000 });
-  for (const h of pool.names) await page.locator(`tr[data-host="${h}"][data-live="true"]`).waitFor({ timeout: 15_000 });
-  await page.locator('tr[data-vm="web"]', { hasText: 'host2' }).waitFor({ timeout: 15_000 });
-  await page.locator('tr[data-vm="batch"]', { hasText: 'best-effort' }).waitFor({ timeout: 15_000 });
+  await page.locator('[data-field="pool-master"]', { hasText: 'host1' }).waitFor({ timeout: 60_000 });
+  for (const h of pool.names) await page.locator(`tr[data-host="${h}"][data-live="true"]`).waitFor({ timeout: 60_000 });
+  await page.locator('tr[data-vm="web"]', { hasText: 'host2' }).waitFor({ timeout: 60_000 });
+  await page.locator('tr[data-vm="batch"]', { hasText: 'best-effort' }).waitFor({ timeout: 60_000 });
   await shot(page, 'pool-all-live.png');
 
   // designate_new_master: the page (still on host1, now a slave) follows the new master.
-  assert.equal((await kea(pool.url('host1'), 'pool.designate_new_master', { host: refs['host2'] })).result, 0);
-  await page.locator('[data-field="pool-master"]', { hasText: 'host2' }).waitFor({ timeout: 20_000 });
-  await page.locator('tr[data-host="host2"][data-master="true"]').waitFor({ timeout: 20_000 });
-  await page.locator('article[data-server="host1"] [data-field="pool-role"]', { hasText: 'slave' }).waitFor({ timeout: 20_000 });
+  assert.equal((await keaCommand(pool.url('host1'), 'pool.designate_new_master', { host: refs['host2'] }, { errorDetail: true, timeoutMs: 60_000 })).result, 0);
+  await page.locator('[data-field="pool-master"]', { hasText: 'host2' }).waitFor({ timeout: 60_000 });
+  await page.locator('tr[data-host="host2"][data-master="true"]').waitFor({ timeout: 60_000 });
+  await page.locator('article[data-server="host1"] [data-field="pool-role"]', { hasText: 'slave' }).waitFor({ timeout: 60_000 });
   await page.locator('#timeline li', { hasText: 'master host1 → host2' }).first().waitFor({ timeout: 10_000 });
   await shot(page, 'pool-master-changed.png');
 
   // A host killed with -9 goes not live once the master's assumed-dead interval passes.
   await pool.hosts.get('host3')?.kill();
-  await page.locator('tr[data-host="host3"][data-live="false"]').waitFor({ timeout: 30_000 });
+  await page.locator('tr[data-host="host3"][data-live="false"]').waitFor({ timeout: 60_000 });
   await page.locator('article[data-server="host3"] [data-field="reachable"]', { hasText: 'unreachable' }).waitFor({ timeout: 10_000 });
   await shot(page, 'pool-host-not-live.png');
   assert.deepEqual(errors, [], 'no script errors on the page');
