@@ -83,7 +83,7 @@ test('pair: commands, latency per wire format, HA state and pause, heartbeats, p
   assert.equal(value(await scrape(s1.url), 'liveset_event_subscriptions'), 0);
 });
 
-test('pair: metrics-unauthenticated-loopback opens /metrics, and only /metrics, to a scraper on 127.0.0.1', { timeout: 60_000 }, async (t) => {
+test('pair: metrics-unauthenticated-loopback opens /metrics, and only /metrics, to a scraper on 127.0.0.1', { timeout: 300_000 }, async (t) => {
   const pair = await startPair({ metricsOpenOnLoopback: true });
   t.after(() => pair.stopAll());
   const url = pair.server('server1').url;
