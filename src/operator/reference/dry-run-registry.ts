@@ -29,6 +29,7 @@ const noHost: BuiltinHost = {
   configReload: async () => ok(),
   configWrite: async () => ok(),
   shutdown: () => undefined,
+  witnessProbe: async () => ok(),
   events: new EventBus(),
   faults: undefined,
 };
