@@ -13,9 +13,11 @@ import { profileBaseline, profileControlChannel, profileHeartbeats, profileMarkd
 import { redo, type RedoOptions } from './redo.ts';
 import { startup, type StartupOptions } from './startup.ts';
 import { throughput, type ThroughputOptions } from './throughput.ts';
+import { fuzzBench } from './fuzz.ts';
+import { robustnessSection } from './robustness.ts';
 
 /**
- * `npm run bench [-- --quick] [--out FILE] [--no-profile] [--render RESULTS.json]`: measures liveset beside baselines
+ * `npm run bench [-- --quick] [--out FILE] [--no-profile] [--render RESULTS.json] [--fuzz N [--fuzz-seed S]]`: measures liveset beside baselines
  * started in the same run, prints the table and rewrites BENCHMARKS.md. Nothing passes or fails.
  */
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -28,9 +30,18 @@ const { values } = parseArgs({
     render: { type: 'string' },
     /** Comma-separated section names (e.g. `start-up,memory`): measure only those (the file is still rewritten). */
     only: { type: 'string' },
+    /** Only fuzz: this many schema-driven inputs against a real server (bench/robustness.ts). */
+    fuzz: { type: 'string' },
+    'fuzz-seed': { type: 'string' },
+    /** Stop fuzzing after this many minutes (the report says how many inputs ran). */
+    'fuzz-minutes': { type: 'string' },
   },
   strict: true,
 });
+if (values.fuzz !== undefined) {
+  const seed = Number(values['fuzz-seed'] ?? Date.now() % 1_000_000);
+  process.exit(await fuzzBench(ROOT, Number(values.fuzz), seed, Number(values['fuzz-minutes'] ?? Infinity)));
+}
 const quick = values.quick === true;
 const out = values.out ?? `${ROOT}BENCHMARKS.md`;
 /**
@@ -203,6 +214,7 @@ const md = [
         ...(existsSync(analysisFile) ? [readFileSync(analysisFile, 'utf8').trim(), ''] : []),
       ]
     : []),
+  ...robustnessSection(ROOT),
 ].join('\n');
 writeFileSync(out, md);
 log(`wrote ${out}`);

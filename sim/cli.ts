@@ -1,4 +1,7 @@
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { recordRobustness, stampLine } from '../bench/robustness.ts';
+import { fmt } from '../bench/lib/report.ts';
 import { describeFault } from './faults.ts';
 import type { Profile } from './profile.ts';
 import { profileByName } from './profiles/index.ts';
@@ -11,7 +14,8 @@ const USAGE = `usage: npm run sim -- [--seeds N] [--from S] [--profile pair|pool
   --from S      first seed (default 1)
   --seed S      run one seed and print its trace (--trace adds every message)
   --drop LIST   leave out these fault-plan entries (what a shrunk failure prints)
-  --json        one JSON summary line per profile instead of text`;
+  --json        one JSON summary line per profile instead of text
+  --record      write the figures (seeds/s, failures) into BENCHMARKS.md`;
 
 interface Summary {
   profile: string;
@@ -63,7 +67,7 @@ async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
       seeds: { type: 'string' }, from: { type: 'string' }, seed: { type: 'string' }, profile: { type: 'string' },
-      trace: { type: 'boolean' }, drop: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean' },
+      trace: { type: 'boolean' }, drop: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean' }, record: { type: 'boolean' },
     },
   });
   if (values.help === true) {
@@ -87,8 +91,10 @@ async function main(): Promise<number> {
   const from = int(values.from, 'from', 1);
   const count = int(values.seeds, 'seeds', 200);
   let failed = 0;
+  const summaries: Summary[] = [];
   for (const profile of profileByName(values.profile ?? 'all')) {
     const s = await runMany(profile, from, count);
+    summaries.push(s);
     failed += s.failures.length;
     if (values.json === true) console.log(JSON.stringify(s));
     else {
@@ -98,7 +104,23 @@ async function main(): Promise<number> {
       );
     }
   }
+  if (values.record === true) record(summaries, from, count, values.profile ?? 'all');
   return failed === 0 ? 0 : 1;
+}
+
+function record(summaries: readonly Summary[], from: number, count: number, profile: string): void {
+  const lines = [
+    '### Simulator',
+    '',
+    stampLine(`\`npm run sim -- --seeds ${count} --from ${from} --profile ${profile} --record\``),
+    '',
+    '| profile | seeds | failed | seeds/s | steps | messages | slowest convergence after faults |',
+    '|---|---|---|---|---|---|---|',
+    ...summaries.map((s) => `| ${s.profile} | ${fmt(s.seeds)} (${from}–${from + s.seeds - 1}) | ${s.failures.length}${s.failures.length ? ` (${s.failures.join(', ')})` : ''} | ${fmt(s.seedsPerSecond)} | ${fmt(s.steps)} | ${fmt(s.messages)} | ${fmt(s.maxConvergenceMs)} ms |`),
+    '',
+    'A seed is one whole cluster run: a fault phase (60 s simulated for a pair, 40 s for a pool) checked after every step, then convergence. Seeds/s is wall time on this shared machine.',
+  ];
+  recordRobustness(fileURLToPath(new URL('../', import.meta.url)), 'sim', lines.join('\n'));
 }
 
 main().then(

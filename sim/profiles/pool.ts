@@ -25,11 +25,14 @@ export interface PoolTimers {
   readonly databaseSyncMs: number;
 }
 
-/** Pool parameters for `size` hosts on made-up loopback URLs (the network is simulated). */
+/** The made-up address of a simulated host (the network is simulated; nothing listens there). */
+export const addressOf = (name: string): string => `127.0.0.1:${9000 + Number(name.replace(/\D/g, ''))}`;
+
+/** Pool parameters for `size` hosts on made-up loopback URLs. */
 export function poolParameters(size: number, t: PoolTimers, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     name: 'sim', master: 'host1',
-    hosts: Array.from({ length: size }, (_, i) => ({ name: `host${i + 1}`, url: `http://127.0.0.1:${9001 + i}/` })),
+    hosts: Array.from({ length: size }, (_, i) => ({ name: `host${i + 1}`, url: `http://${addressOf(`host${i + 1}`)}/` })),
     'heartbeat-interval': t.heartbeatMs,
     'assumed-dead-interval': t.assumedDeadMs,
     'forward-timeout': t.forwardTimeoutMs,
@@ -61,7 +64,7 @@ export class PoolClient {
       const a = await this.host(this.believedMaster).request(command, args);
       if (a?.error !== 'HOST_IS_SLAVE') return a;
       const address = String(a.params?.[0] ?? '');
-      const next = this.hosts.find((h) => (h.service?.me.address ?? '') === address || address.endsWith(`:${9000 + Number(h.name.slice(4))}`));
+      const next = this.hosts.find((h) => addressOf(h.name) === address);
       if (next === undefined) return a;
       this.believedMaster = next.name;
     }
