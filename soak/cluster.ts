@@ -13,7 +13,13 @@ export interface Member {
   killedAt?: number;
 }
 
-const dataDir = (): string => join(mkdtempSync(join(tmpdir(), 'liveset-soak-')), 'var-${server}');
+/** One configuration file for a whole cluster, with fault injection (fault-partition/fault-heal). */
+const clusterConfig = (library: string, parameters: Record<string, unknown>): Record<string, unknown> => ({
+  server: { 'data-dir': join(mkdtempSync(join(tmpdir(), 'liveset-soak-')), 'var-${server}') },
+  logging: { level: 'info' },
+  testing: { 'fault-injection': true },
+  'hooks-libraries': [{ library, parameters }],
+});
 
 /** A load-balancing pair with fault injection, on ports from the OS. */
 async function haConfig(): Promise<{ config: Record<string, unknown>; names: string[] }> {
@@ -21,20 +27,12 @@ async function haConfig(): Promise<{ config: Record<string, unknown>; names: str
   const names = ['server1', 'server2'];
   return {
     names,
-    config: {
-      server: { 'data-dir': dataDir() },
-      logging: { level: 'info' },
-      testing: { 'fault-injection': true },
-      'hooks-libraries': [{
-        library: 'ha',
-        parameters: {
-          'high-availability': [{
-            mode: 'load-balancing', 'heartbeat-delay': 1000, 'max-response-delay': 4000,
-            peers: names.map((n, i) => ({ name: n, url: `http://127.0.0.1:${ports[i]}/`, role: i === 0 ? 'primary' : 'secondary' })),
-          }],
-        },
+    config: clusterConfig('ha', {
+      'high-availability': [{
+        mode: 'load-balancing', 'heartbeat-delay': 1000, 'max-response-delay': 4000,
+        peers: names.map((n, i) => ({ name: n, url: `http://127.0.0.1:${ports[i]}/`, role: i === 0 ? 'primary' : 'secondary' })),
       }],
-    },
+    }),
   };
 }
 
@@ -44,20 +42,12 @@ async function poolConfig(): Promise<{ config: Record<string, unknown>; names: s
   const names = ['host1', 'host2', 'host3'];
   return {
     names,
-    config: {
-      server: { 'data-dir': dataDir() },
-      logging: { level: 'info' },
-      testing: { 'fault-injection': true },
-      'hooks-libraries': [{
-        library: 'pool',
-        parameters: {
-          name: 'soak', master: 'host1',
-          hosts: names.map((n, i) => ({ name: n, url: `http://127.0.0.1:${ports[i]}/` })),
-          credentials: [{ user: 'root', password: 'secret' }],
-          'heartbeat-interval': 1000, 'assumed-dead-interval': 5000, 'forward-timeout': 3000, 'proposal-timeout': 15000, 'database-sync-interval': 5000,
-        },
-      }],
-    },
+    config: clusterConfig('pool', {
+      name: 'soak', master: 'host1',
+      hosts: names.map((n, i) => ({ name: n, url: `http://127.0.0.1:${ports[i]}/` })),
+      credentials: [{ user: 'root', password: 'secret' }],
+      'heartbeat-interval': 1000, 'assumed-dead-interval': 5000, 'forward-timeout': 3000, 'proposal-timeout': 15000, 'database-sync-interval': 5000,
+    }),
   };
 }
 
