@@ -186,7 +186,8 @@ export class FuzzTarget {
       const parsed = this.frames.flatMap(tryParse);
       const answered = (id: unknown) => parsed.some((r) => (r as { id?: unknown } | null)?.id === id);
       if (answered(sentinel) && (!strict || input.ids.every(answered))) {
-        const own = this.frames.filter((f) => !f.includes(`"${sentinel}"`));
+        // Event notifications pushed to this socket (after a fuzzed `subscribe`) are not answers.
+        const own = this.frames.filter((f) => !f.includes(`"${sentinel}"`) && !isServerNotification(f));
         const verdicts = own.map((f) => checkJsonRpc(f, [], false));
         const problems = verdicts.flatMap((v) => v.problems);
         // Refusal is judged only for requests whose every answer is in (notifications have none).
@@ -207,6 +208,12 @@ export class FuzzTarget {
       });
     }
   }
+}
+
+/** A JSON-RPC notification from the server (an event for a subscriber): method, no id. */
+function isServerNotification(frame: string): boolean {
+  const [v] = tryParse(frame) as { jsonrpc?: unknown; method?: unknown; id?: unknown }[];
+  return v !== undefined && v.jsonrpc === '2.0' && typeof v.method === 'string' && !('id' in v);
 }
 
 function tryParse(f: string): unknown[] {
