@@ -21,6 +21,6 @@ async function seeds(profile: Profile, from: number, count: number): Promise<voi
   assert.equal(converged, count, 'every seed converged after its faults');
 }
 
-test('sim pair: 1500 seeds keep every HA invariant and converge', { timeout: 300_000 }, () => seeds(pairProfile, 1, 1500));
+test('sim pair: 1700 seeds keep every HA invariant and converge', { timeout: 600_000 }, () => seeds(pairProfile, 1, 1700));
 
-test('sim pool: 500 seeds keep every pool invariant and converge', { timeout: 300_000 }, () => seeds(poolProfile, 1, 500));
+test('sim pool: 300 seeds keep every pool invariant and converge', { timeout: 600_000 }, () => seeds(poolProfile, 1, 300));
