@@ -181,7 +181,11 @@ export class LivesetServer {
     const faults = config.testing['fault-injection'] ? new FaultTable() : undefined;
     registerBuiltins(registry, this.builtinHost(faults, prepared.serverName));
     registerOperatorCommands(registry);
-    const stores = fileStoreFactory(prepared.dataDir, (name, medium) => timedMedium(name, medium, (...a) => this.metrics.storeSynced(...a)));
+    const stores = fileStoreFactory(
+      prepared.dataDir,
+      (name, medium) => timedMedium(name, medium, (...a) => this.metrics.storeSynced(...a)),
+      this.opts.logger.child({ lib: 'store' }),
+    );
     await hooks.loadAll(prepared.libs, (lib, footprint): LibraryHandle => {
       const owner = lib.library.name;
       const logger = this.opts.logger.child({ lib: owner });

@@ -9,6 +9,7 @@ import type { StoreMedium } from '../store/log-store.ts';
 export function timedMedium(name: string, medium: StoreMedium, report: (store: string, records: number, seconds: number) => void): StoreMedium {
   let pending = 0;
   return {
+    location: medium.location,
     readSnapshot: () => medium.readSnapshot(),
     readLog: () => medium.readLog(),
     async writeLog(bytes) {

@@ -1,7 +1,7 @@
 import { constants } from 'node:fs';
 import { mkdir, open, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { logStoreFactory, type LogStoreFactory, type StoreMedium } from './log-store.ts';
+import { logStoreFactory, type LogStoreFactory, type StoreLog, type StoreMedium } from './log-store.ts';
 
 /**
  * The file implementation of the store. Store `name` lives in `dir` as
@@ -10,11 +10,11 @@ import { logStoreFactory, type LogStoreFactory, type StoreMedium } from './log-s
  * directory synced, so a crash leaves either the old or the new snapshot, never a mix.
  * `wrap` lets the server observe each medium (metrics time the syncs).
  */
-export function fileStoreFactory(dir: string, wrap?: (name: string, medium: StoreMedium) => StoreMedium): LogStoreFactory {
+export function fileStoreFactory(dir: string, wrap?: (name: string, medium: StoreMedium) => StoreMedium, log?: StoreLog): LogStoreFactory {
   return logStoreFactory(async (name) => {
     const medium = await FileMedium.open(dir, name);
     return wrap ? wrap(name, medium) : medium;
-  });
+  }, log);
 }
 
 async function syncDirectory(dir: string): Promise<void> {
@@ -43,6 +43,10 @@ class FileMedium implements StoreMedium {
     private readonly log: FileHandle,
     private position: number,
   ) {}
+
+  get location(): string {
+    return this.logPath;
+  }
 
   static async open(dir: string, name: string): Promise<FileMedium> {
     await mkdir(dir, { recursive: true });

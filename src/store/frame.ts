@@ -89,6 +89,16 @@ export function decodeLog(bytes: Buffer): DecodedLog {
   return { frames, validLength: offset };
 }
 
+/**
+ * True when the frame starting at `at` is the last thing in `bytes`: no complete line follows it.
+ * Only such a frame can be the victim of a write the crash interrupted; a bad frame with records
+ * after it means the bytes changed after they were synced, which repair must not paper over.
+ */
+export function isLastFrame(bytes: Buffer, at: number): boolean {
+  const end = bytes.indexOf(NEWLINE, at);
+  return end < 0 || end === bytes.length - 1;
+}
+
 /** Decodes a snapshot file: exactly one frame. Returns the fault kind when it is not valid. */
 export function decodeSnapshot(bytes: Buffer): Frame | FrameFault {
   const end = bytes.indexOf(NEWLINE);

@@ -1,5 +1,5 @@
 import type { Store, StoreFactory } from './store.ts';
-import { decodeLog, decodeSnapshot, encodeFrame, type FrameFault } from './frame.ts';
+import { decodeLog, decodeSnapshot, encodeFrame, isLastFrame, type FrameFault } from './frame.ts';
 
 /**
  * Where a store's bytes live. The file implementation maps these onto a directory with fsync;
@@ -8,6 +8,8 @@ import { decodeLog, decodeSnapshot, encodeFrame, type FrameFault } from './frame
  * same and the contract suite checks the one piece of logic twice.
  */
 export interface StoreMedium {
+  /** Where the log lives, for messages an operator must act on (a path for the file medium). */
+  readonly location: string;
   /** The durable snapshot, or undefined when none was ever written. */
   readSnapshot(): Promise<Buffer | undefined>;
   readLog(): Promise<Buffer>;
@@ -39,6 +41,35 @@ export interface Recovery {
   /** Bytes cut off the end of the log, and why; 0 when the log was clean. */
   readonly truncatedBytes: number;
   readonly fault?: { readonly kind: FrameFault; readonly at: number };
+}
+
+/** Where a store reports what recovery did (the server's pino logger fits). */
+export interface StoreLog {
+  info(fields: object, message: string): void;
+  warn(fields: object, message: string): void;
+}
+
+const FAULT_TEXT: Record<FrameFault, string> = {
+  torn: 'an unfinished record',
+  checksum: 'checksum mismatch',
+  malformed: 'not a record',
+  sequence: 'sequence number out of order',
+};
+
+/**
+ * One line per store that recovered anything: info when it replayed cleanly, warn when it had to
+ * cut a torn tail or skip records a snapshot already held, so no repair goes unnoticed.
+ */
+function logRecovery(log: StoreLog | undefined, name: string, location: string, r: Recovery, records: number, hadSnapshot: boolean): void {
+  if (log === undefined) return;
+  const fields = { store: name, location, snapshotSeq: r.snapshotSeq, records, skippedRecords: r.skippedRecords, truncatedBytes: r.truncatedBytes, ...(r.fault ? { fault: r.fault } : {}) };
+  if (r.truncatedBytes > 0 || r.skippedRecords > 0) {
+    const cut = r.fault ? `cut ${r.truncatedBytes} bytes of ${FAULT_TEXT[r.fault.kind]} at offset ${r.fault.at}` : '';
+    const skipped = r.skippedRecords > 0 ? `skipped ${r.skippedRecords} records already in the snapshot` : '';
+    log.warn({ msgId: 'STORE_REPAIRED', ...fields }, `store ${name} repaired on open (${location}): ${[cut, skipped].filter(Boolean).join('; ')}`);
+  } else if (records > 0 || hadSnapshot) {
+    log.info({ msgId: 'STORE_RECOVERED', ...fields }, `store ${name} recovered ${records} records after snapshot ${r.snapshotSeq}`);
+  }
 }
 
 const STORE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
@@ -87,8 +118,14 @@ export class LogStore implements Store {
     this.nextSeq = lastSeq + 1;
   }
 
-  /** Reads the snapshot and the log, cuts off a torn or corrupt tail, and returns the open store. */
-  static async open(name: string, medium: StoreMedium, onClose: () => void = () => {}): Promise<LogStore> {
+  /**
+   * Reads the snapshot and the log. Only a torn or corrupt LAST frame is cut off (a crash can
+   * interrupt the write of the record that was never acknowledged, nothing else); a bad frame
+   * with records after it, or a log that does not continue the snapshot, refuses to open: those
+   * records were synced, and dropping them would silently forget acknowledged state (etcd's WAL
+   * repairs only its tail for the same reason).
+   */
+  static async open(name: string, medium: StoreMedium, onClose: () => void = () => {}, log?: StoreLog): Promise<LogStore> {
     const snapshotBytes = await medium.readSnapshot();
     let snapshot: unknown;
     let snapshotSeq = 0;
@@ -101,16 +138,21 @@ export class LogStore implements Store {
       snapshotSeq = decoded.seq;
     }
     const logBytes = await medium.readLog();
-    const decoded = decodeLog(logBytes);
-    let frames = decoded.frames;
-    let validLength = decoded.validLength;
-    let fault = decoded.fault;
+    const { frames, validLength, fault } = decodeLog(logBytes);
+    if (fault !== undefined && !isLastFrame(logBytes, fault.at)) {
+      throw new StoreError(
+        `store '${name}': redo log ${medium.location} is corrupt at byte offset ${fault.at} (${FAULT_TEXT[fault.kind]}) ` +
+          `with ${logBytes.length - fault.at} bytes of records after it; refusing to open rather than drop synced records. ` +
+          `Restore the data directory from a backup, or, to give up every record from offset ${fault.at} on, ` +
+          `truncate the file to ${fault.at} bytes and start again.`,
+      );
+    }
     const first = frames[0];
     if (first !== undefined && first.seq > snapshotSeq + 1) {
-      // A gap between the snapshot and the log: nothing in the log can be trusted to follow it.
-      frames = [];
-      validLength = 0;
-      fault = { kind: 'sequence', at: 0 };
+      throw new StoreError(
+        `store '${name}': redo log ${medium.location} starts at record ${first.seq} but the snapshot ends at ${snapshotSeq}; ` +
+          `records in between are missing (was the snapshot replaced by an older one?). Refusing to open; restore both files from one backup.`,
+      );
     }
     if (validLength < logBytes.length) await medium.truncateLog(validLength);
     const kept = frames.filter((f) => f.seq > snapshotSeq);
@@ -121,6 +163,7 @@ export class LogStore implements Store {
       truncatedBytes: logBytes.length - validLength,
       ...(fault === undefined ? {} : { fault }),
     };
+    logRecovery(log, name, medium.location, recovery, kept.length, snapshotBytes !== undefined);
     const records = Object.freeze(kept.map((f) => f.data));
     return new LogStore(name, medium, snapshot, records, recovery, lastSeq, onClose);
   }
@@ -228,6 +271,7 @@ export interface LogStoreFactory extends StoreFactory {
  */
 export function logStoreFactory(
   mediumFor: (name: string) => Promise<StoreMedium>,
+  log?: StoreLog,
 ): LogStoreFactory & { forgetOpen(): void } {
   // Each open gets its own token so a store abandoned by a simulated crash cannot, when closed
   // later, release the name for the store that replaced it.
@@ -246,7 +290,7 @@ export function logStoreFactory(
       let medium: StoreMedium | undefined;
       try {
         medium = await mediumFor(name);
-        return await LogStore.open(name, medium, () => release(name, token));
+        return await LogStore.open(name, medium, () => release(name, token), log);
       } catch (error) {
         release(name, token);
         await medium?.close().catch(() => {});

@@ -1,4 +1,4 @@
-import { logStoreFactory, StoreError, type LogStoreFactory, type StoreMedium } from './log-store.ts';
+import { logStoreFactory, StoreError, type LogStoreFactory, type StoreLog, type StoreMedium } from './log-store.ts';
 
 /** How a simulated crash treats the log bytes written but not yet synced. */
 export interface CrashOptions {
@@ -17,6 +17,8 @@ export interface MemoryStoreFactory extends LogStoreFactory {
    * Stores may be opened again afterwards and recover like the file implementation.
    */
   crash(options?: CrashOptions): void;
+  /** Rewrites the bytes of store `name`'s log (its synced part), as a disk that went bad would. */
+  corruptLog(name: string, change: (log: Buffer) => Buffer): void;
 }
 
 /** The simulated disk of one store. */
@@ -32,7 +34,7 @@ const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(r
 class MemoryMedium implements StoreMedium {
   private dead = false;
 
-  constructor(private readonly disk: Disk) {}
+  constructor(private readonly disk: Disk, readonly location: string) {}
 
   kill(): void {
     this.dead = true;
@@ -84,7 +86,7 @@ class MemoryMedium implements StoreMedium {
 }
 
 /** Creates an empty in-memory "disk" of stores. */
-export function memoryStoreFactory(): MemoryStoreFactory {
+export function memoryStoreFactory(log?: StoreLog): MemoryStoreFactory {
   const disks = new Map<string, Disk>();
   const media = new Set<MemoryMedium>();
   const factory = logStoreFactory(async (name) => {
@@ -93,12 +95,18 @@ export function memoryStoreFactory(): MemoryStoreFactory {
       disk = { snapshot: undefined, log: Buffer.alloc(0), synced: 0 };
       disks.set(name, disk);
     }
-    const medium = new MemoryMedium(disk);
+    const medium = new MemoryMedium(disk, `memory:${name}.log`);
     media.add(medium);
     return medium;
-  });
+  }, log);
   return {
     open: (name) => factory.open(name),
+    corruptLog(name, change) {
+      const disk = disks.get(name);
+      if (disk === undefined) throw new StoreError(`no store '${name}' on this memory disk`);
+      disk.log = change(Buffer.from(disk.log));
+      disk.synced = disk.log.length;
+    },
     crash(options = {}) {
       for (const medium of media) medium.kill();
       media.clear();

@@ -6,7 +6,7 @@
 export interface Store {
   /** State recovered when the store was opened: the last snapshot, if any. */
   readonly snapshot: unknown;
-  /** Records appended after that snapshot, in order, up to the first torn or corrupt one. */
+  /** Records appended after that snapshot, in order; a torn last one (never acknowledged) is cut off. */
   readonly records: readonly unknown[];
   /** Appends a JSON record; resolves once it is synced. Concurrent appends may share one fsync. */
   append(record: unknown): Promise<void>;

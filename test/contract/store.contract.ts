@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { LogStore } from '../../src/store/log-store.ts';
+import { StoreError, type LogStore, type StoreLog } from '../../src/store/log-store.ts';
 
 /**
  * One store's world for one test: open stores, and crash the "process" that holds them.
@@ -11,7 +11,35 @@ import type { LogStore } from '../../src/store/log-store.ts';
 export interface StoreWorld {
   open(name: string): Promise<LogStore>;
   crash(store: LogStore, options?: { tear?: boolean }): Promise<void>;
+  /** Rewrites the (closed) store's log bytes on its medium. */
+  corrupt(name: string, change: (log: Buffer) => Buffer): Promise<void>;
+  /** Reads the (closed) store's log bytes from its medium. */
+  logBytes(name: string): Promise<Buffer>;
+  /** What the stores reported about their recoveries, in order. */
+  readonly logged: { level: 'info' | 'warn'; fields: Record<string, unknown>; message: string }[];
   dispose(): Promise<void>;
+}
+
+/** A StoreLog that keeps what it is told, for `StoreWorld.logged`. */
+export function collectingLog(into: StoreWorld['logged']): StoreLog {
+  return {
+    info: (fields, message) => void into.push({ level: 'info', fields: fields as Record<string, unknown>, message }),
+    warn: (fields, message) => void into.push({ level: 'warn', fields: fields as Record<string, unknown>, message }),
+  };
+}
+
+/** Byte offset where line `index` (0-based) of a log starts. */
+function lineStart(log: Buffer, index: number): number {
+  let at = 0;
+  for (let i = 0; i < index; i++) at = log.indexOf(0x0a, at) + 1;
+  return at;
+}
+
+/** Flips one character inside the JSON of line `index`, so its checksum no longer matches. */
+function damageLine(log: Buffer, index: number): Buffer {
+  const at = lineStart(log, index) + 12;
+  log[at] = log[at] === 0x41 ? 0x42 : 0x41;
+  return log;
 }
 
 export interface StoreHarness {
@@ -178,6 +206,49 @@ export function storeContract(harness: StoreHarness): void {
         s = await reopen(w, s);
         assert.equal(s.recovery.truncatedBytes, 0);
         assert.deepEqual(s.records, ['kept', 'next']);
+        await s.close();
+      }));
+
+    it('refuses to open a log with a bad record before its end, naming the log and offset, and changes nothing', () =>
+      withWorld(harness, async (w) => {
+        const s = await w.open('main');
+        for (const v of ['role: master', 'role: slave', 'proposal', 'after']) await s.append(v);
+        await s.close();
+        await w.corrupt('main', (log) => damageLine(log, 1));
+        const before = await w.logBytes('main');
+        const offset = lineStart(before, 1);
+        await assert.rejects(w.open('main'), (e: unknown) => {
+          assert.ok(e instanceof StoreError, String(e));
+          assert.match(e.message, new RegExp(`redo log \\S*main\\.log is corrupt at byte offset ${offset} \\(checksum mismatch\\)`));
+          assert.match(e.message, /restore the data directory from a backup/i);
+          return true;
+        });
+        assert.deepEqual(await w.logBytes('main'), before, 'a refused open cuts nothing off');
+        // The name is free again: the operator's fix (here: cutting at the offset) opens cleanly.
+        await w.corrupt('main', (log) => log.subarray(0, offset));
+        const fixed = await w.open('main');
+        assert.deepEqual(fixed.records, ['role: master']);
+        await fixed.close();
+      }));
+
+    it('repairs a last record that fails its checksum (a torn final write) and logs the repair', () =>
+      withWorld(harness, async (w) => {
+        let s = await w.open('main');
+        for (const v of ['a', 'b', 'c']) await s.append(v);
+        await s.close();
+        await w.corrupt('main', (log) => damageLine(log, 2));
+        const offset = lineStart(await w.logBytes('main'), 2);
+        s = await w.open('main');
+        assert.deepEqual(s.records, ['a', 'b']);
+        assert.deepEqual(s.recovery.fault, { kind: 'checksum', at: offset });
+        const repaired = w.logged.find((l) => l.fields['msgId'] === 'STORE_REPAIRED');
+        assert.ok(repaired, `a repair is logged: ${JSON.stringify(w.logged)}`);
+        assert.equal(repaired.level, 'warn');
+        assert.equal(repaired.fields['store'], 'main');
+        assert.deepEqual(repaired.fields['fault'], { kind: 'checksum', at: offset });
+        s = await reopen(w, s);
+        assert.equal(w.logged.at(-1)?.fields['msgId'], 'STORE_RECOVERED', 'a clean recovery is logged too');
+        assert.equal(w.logged.at(-1)?.fields['records'], 2);
         await s.close();
       }));
   });

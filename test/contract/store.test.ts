@@ -10,7 +10,7 @@ import { fileStoreFactory } from '../../src/store/file-store.ts';
 import { memoryStoreFactory } from '../../src/store/memory-store.ts';
 import { encodeFrame } from '../../src/store/frame.ts';
 import { StoreError, type LogStore } from '../../src/store/log-store.ts';
-import { storeContract, type StoreWorld } from './store.contract.ts';
+import { collectingLog, storeContract, type StoreWorld } from './store.contract.ts';
 
 const tempDirs: string[] = [];
 after(async () => {
@@ -33,9 +33,19 @@ async function tearLastFrame(path: string): Promise<void> {
 storeContract({
   label: 'memory',
   async world(): Promise<StoreWorld> {
-    const factory = memoryStoreFactory();
+    const logged: StoreWorld['logged'] = [];
+    const factory = memoryStoreFactory(collectingLog(logged));
+    let bytes = Buffer.alloc(0);
     return {
+      logged,
       open: (name) => factory.open(name),
+      async corrupt(name, change) {
+        factory.corruptLog(name, change);
+      },
+      async logBytes(name) {
+        factory.corruptLog(name, (log) => (bytes = Buffer.from(log)));
+        return bytes;
+      },
       async crash(_store, options = {}) {
         // One turn of the event loop lets queued writes reach the "disk" unsynced.
         await new Promise((resolve) => setImmediate(resolve));
@@ -50,13 +60,20 @@ storeContract({
   label: 'file',
   async world(): Promise<StoreWorld> {
     const dir = await tempDir();
-    let factory = fileStoreFactory(dir);
+    const logged: StoreWorld['logged'] = [];
+    let factory = fileStoreFactory(dir, undefined, collectingLog(logged));
     return {
+      logged,
       open: (name) => factory.open(name),
+      async corrupt(name, change) {
+        const path = join(dir, `${name}.log`);
+        await writeFile(path, change(await readFile(path)));
+      },
+      logBytes: (name) => readFile(join(dir, `${name}.log`)),
       async crash(store, options = {}) {
         await store.close();
         if (options.tear === true) await tearLastFrame(join(dir, 'main.log'));
-        factory = fileStoreFactory(dir);
+        factory = fileStoreFactory(dir, undefined, collectingLog(logged));
       },
       async dispose() {},
     };
@@ -96,7 +113,7 @@ describe('file store on disk', () => {
     await s.close();
   });
 
-  it('stops at the first record whose checksum fails, dropping everything after it', async () => {
+  it('refuses a record whose checksum fails when records follow it, and keeps the file as it was', async () => {
     const { log, open } = await fresh();
     let s = await open();
     for (const v of ['one', 'two', 'three', 'four']) await s.append(v);
@@ -104,11 +121,34 @@ describe('file store on disk', () => {
     const text = await readFile(log, 'utf8');
     const secondLine = text.indexOf('\n') + 1;
     await writeFile(log, text.replace('"two"', '"tw0"'));
+    await assert.rejects(open(), (e: unknown) =>
+      e instanceof StoreError && e.message.includes(`redo log ${log} is corrupt at byte offset ${secondLine} (checksum mismatch)`));
+    assert.equal(await readFile(log, 'utf8'), text.replace('"two"', '"tw0"'), 'nothing was truncated');
+    // After the operator truncates at the offset the message gives, the store opens.
+    await truncate(log, secondLine);
     s = await open();
     assert.deepEqual(s.records, ['one']);
-    assert.deepEqual(s.recovery.fault, { kind: 'checksum', at: secondLine });
-    assert.equal((await stat(log)).size, secondLine);
     await s.close();
+  });
+
+  it('refuses a log that does not continue its snapshot (records in between missing)', async () => {
+    const { dir, log, open } = await fresh();
+    let s = await open();
+    await s.append(1);
+    await s.close();
+    const early = join(dir, 'early.snapshot');
+    s = await open();
+    await s.writeSnapshot({ upTo: 1 });
+    await s.close();
+    await copyFile(join(dir, 'main.snapshot'), early);
+    s = await open();
+    for (const v of [2, 3]) await s.append(v);
+    await s.writeSnapshot({ upTo: 3 });
+    await s.append(4);
+    await s.close();
+    await copyFile(early, join(dir, 'main.snapshot'));
+    await assert.rejects(open(), (e: unknown) => e instanceof StoreError && /starts at record 4 but the snapshot ends at 1/.test(e.message));
+    assert.equal((await stat(log)).size > 0, true, 'the log is kept');
   });
 
   it('skips log records already in the snapshot (crash between rename and truncation)', async () => {

@@ -172,15 +172,28 @@ export class PoolService {
     });
   }
 
+  /**
+   * Commits every transaction waiting now as one batch. Whatever throws on the way (a store that
+   * failed, an event that cannot be built, the snapshot), every caller of the batch gets an
+   * answer: an error if its change did not become durable, its result if it did.
+   */
   private async commitBatch(): Promise<void> {
     const batch = this.pendingTx.splice(0);
-    let store: Store;
+    const settled = new Set<PendingTx>();
+    const resolve = (tx: PendingTx, db: Database) => void (settled.add(tx), tx.resolve(db));
+    const reject = (tx: PendingTx, err: unknown) => void (settled.add(tx), tx.reject(err));
     try {
-      store = this.requireStore(this.dbStore);
+      const store = this.requireStore(this.dbStore);
+      const done = await this.commitDurably(store, batch, reject);
+      for (const d of done) resolve(d.tx, d.db);
+      if (done.some((d) => d.committed) && this.dbRecords >= SNAPSHOT_EVERY) await this.compact(store);
     } catch (err) {
-      for (const t of batch) t.reject(err);
-      return;
+      for (const tx of batch) if (!settled.has(tx)) reject(tx, err);
     }
+  }
+
+  /** Computes, appends and (once synced) applies a batch; returns what each transaction made. */
+  private async commitDurably(store: Store, batch: readonly PendingTx[], reject: (tx: PendingTx, err: unknown) => void) {
     let db = this.db;
     const done: { tx: PendingTx; db: Database; changes: readonly DbChange[]; committed: boolean }[] = [];
     const appends: Promise<void>[] = [];
@@ -189,7 +202,7 @@ export class PoolService {
       try {
         changes = tx.fn(db);
       } catch (err) {
-        tx.reject(err);
+        reject(tx, err);
         continue;
       }
       if (changes.length === 0 && !tx.force) {
@@ -201,25 +214,31 @@ export class PoolService {
       db = next.db;
       done.push({ tx, db, changes, committed: true });
     }
-    try {
-      await Promise.all(appends);
-    } catch (err) {
-      // Nothing of this batch became visible; the store refuses further writes after an I/O error.
-      for (const d of done) d.tx.reject(err);
-      return;
-    }
+    // Nothing of this batch becomes visible unless all of it is durable; on an I/O error the store
+    // refuses further writes and the caller rejects every transaction still waiting.
+    await Promise.all(appends);
     const now = this.wallMs();
     // One append for the whole batch: the event buffer is immutable, so each append copies it.
     const events = done.filter((d) => d.committed).flatMap((d) => eventsFor(d.db, d.changes, d.db.generation, now));
     if (events.length > 0) this.events = appendEvents(this.events, events);
     this.db = db;
-    this.wake();
     this.dbRecords += appends.length;
-    if (appends.length > 0 && this.dbRecords >= SNAPSHOT_EVERY) {
-      await store.writeSnapshot(db);
+    this.wake();
+    return done;
+  }
+
+  /**
+   * Folds the redo log into a snapshot. The batch that triggered it is already durable and
+   * answered; a failed snapshot leaves the store fail-stop (later writes are refused with the
+   * cause), so it is logged here rather than charged to callers whose changes are safe.
+   */
+  private async compact(store: Store): Promise<void> {
+    try {
+      await store.writeSnapshot(this.db);
       this.dbRecords = 0;
+    } catch (err) {
+      this.log.error({ msgId: 'POOL_SNAPSHOT_FAILED', err }, 'could not write the pool database snapshot; the store accepts no more writes');
     }
-    for (const d of done) d.tx.resolve(d.db);
   }
 
   /** Replaces the whole database with a copy from the master (durably, as a snapshot). */
