@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import { pino, type Logger as PinoLogger } from 'pino';
+import { pino, type DestinationStream, type Logger as PinoLogger } from 'pino';
 
 export type Logger = PinoLogger;
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
@@ -9,6 +9,13 @@ export interface LoggerOptions {
   readonly name: string;
   /** Human-readable lines (pino-pretty) when writing to a terminal; JSON lines otherwise. */
   readonly pretty: boolean;
+  /** Where JSON lines go (stdout by default). */
+  readonly destination?: DestinationStream;
+  /**
+   * Finds a module the way the transport will (overridable so a test can play an install
+   * without dev dependencies); throws when it is not installed.
+   */
+  readonly resolveModule?: (name: string) => string;
 }
 
 /**
@@ -16,22 +23,24 @@ export interface LoggerOptions {
  * alert on events without parsing prose: `logger.info({ msgId: 'X', ... }, 'text')`.
  */
 export function createLogger(opts: LoggerOptions): Logger {
-  if (opts.pretty && prettyInstalled()) {
+  if (opts.pretty && prettyInstalled(opts.resolveModule)) {
     return pino({
       name: opts.name,
       level: opts.level,
       transport: { target: 'pino-pretty', options: { colorize: true, messageKey: 'msg', ignore: 'pid,hostname' } },
     });
   }
-  return pino({ name: opts.name, level: opts.level });
+  const logger = pino({ name: opts.name, level: opts.level }, opts.destination);
+  if (opts.pretty) logger.info({ msgId: 'CORE_LOG_PRETTY_UNAVAILABLE' }, 'pino-pretty is not installed (a development dependency); logging JSON lines');
+  return logger;
 }
 
 export const silentLogger: Logger = pino({ level: 'silent' });
 
 /** pino-pretty is a development dependency: an installed liveset writes JSON lines even on a terminal. */
-function prettyInstalled(): boolean {
+function prettyInstalled(resolve: (name: string) => string = createRequire(import.meta.url).resolve): boolean {
   try {
-    createRequire(import.meta.url).resolve('pino-pretty');
+    resolve('pino-pretty');
     return true;
   } catch {
     return false;
