@@ -158,8 +158,9 @@ test('liveset call exits with the answer result; shutdown stops the server with 
 test('kea-shell (Kea 2.2, when installed) works against the control channel unchanged', async (t) => {
   const which = await new Promise<boolean>((resolve) => spawn('sh', ['-c', 'command -v kea-shell']).on('exit', (c) => resolve(c === 0)));
   if (!which) {
-    t.diagnostic('kea-shell is not installed (Debian package kea-ctrl-agent); .ci/run installs it');
+    // CI (.ci/run) installs it and sets CI, so there a missing kea-shell fails instead of skipping.
     if (process.env['CI']) assert.fail('kea-shell must be installed in CI');
+    t.skip('kea-shell is not installed (Debian package kea-ctrl-agent; .ci/run installs it)');
     return;
   }
   const [port] = await freePorts(1);

@@ -93,26 +93,32 @@ export const kea = (url: string, command: string, args?: unknown) => keaCommand(
 
 /**
  * Polls every host's own view until stopped and records each moment two hosts acted as master.
- * Hosts that are down simply do not answer.
+ * Hosts that are down simply do not answer. The loop is also stopped by `t.after`, so a test that
+ * fails before calling stop() does not leave it polling (and the file hanging) forever.
  */
-export function watchMasters(cluster: PoolCluster): { stop(): Promise<string[]> } {
+export function watchMasters(cluster: PoolCluster, t: { after(fn: () => unknown): void }): { stop(): Promise<string[]> } {
   const violations: string[] = [];
   let running = true;
+  let pause: { timer: NodeJS.Timeout; wake: () => void } | undefined;
   const loop = (async () => {
     while (running) {
       const views = await Promise.all(cluster.names.map(async (n) => [n, await cluster.status(n)] as const));
       const masters = views.filter(([, s]) => s?.['role'] === 'master').map(([n]) => n);
       if (masters.length > 1) violations.push(masters.join(' + '));
-      await new Promise((r) => setTimeout(r, 25));
+      if (running) await new Promise<void>((wake) => (pause = { timer: setTimeout(wake, 25), wake }));
     }
   })();
-  return {
-    async stop() {
-      running = false;
-      await loop;
-      return violations;
-    },
+  const stop = async () => {
+    running = false;
+    if (pause) {
+      clearTimeout(pause.timer);
+      pause.wake();
+    }
+    await loop;
+    return violations;
   };
+  t.after(stop);
+  return { stop };
 }
 
 /** Waits until every host in `up` follows one acting master and no promise or change is pending; returns the master. */

@@ -17,7 +17,7 @@ test('designate_new_master commits on every host; the old master becomes a slave
   const c = await pool(t);
   const refs = await c.refs('host1');
   const vm = (await kea(c.url('host1'), 'VM.create', { args: { name_label: 'kept', memory_static_max: 1 } })).arguments;
-  const watch = watchMasters(c);
+  const watch = watchMasters(c, t);
   const a = await kea(c.url('host1'), 'pool.designate_new_master', { host: refs['host2'] });
   assert.equal(a.result, 0, a.text);
   assert.equal(await convergence(c), 'host2');
@@ -50,7 +50,7 @@ test('a refused proposal aborts the change on every host and the old master carr
 async function crashDuringChange(t: TestContext, victim: string, point: string, back: 'at-once' | 'after-answer' | 'after-expiry') {
   const c = await pool(t);
   const refs = await c.refs('host1');
-  const watch = watchMasters(c);
+  const watch = watchMasters(c, t);
   assert.equal((await kea(c.url(victim), 'host.set_fault_point', { point, delay: 20_000 })).result, 0);
   // The caller may lose its connection when the victim is the host it called.
   const answer = kea(c.url('host1'), 'pool.designate_new_master', { host: refs['host2'] })
