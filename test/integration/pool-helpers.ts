@@ -79,7 +79,7 @@ export async function liveness(cluster: PoolCluster, at: string): Promise<Record
 }
 
 export async function allLive(cluster: PoolCluster, master = 'host1'): Promise<void> {
-  await waitFor(async () => Object.values(await liveness(cluster, master)).every(Boolean), { timeoutMs: 10_000 });
+  await waitFor(async () => Object.values(await liveness(cluster, master)).every(Boolean), { timeoutMs: 30_000, what: `every host live on ${master}` });
 }
 
 /** Error name of a failed Kea answer from this library (arguments carry {error, params}). */
@@ -131,6 +131,6 @@ export async function convergence(cluster: PoolCluster, up: string[] = cluster.n
     master = masters[0] as string;
     const address = views.find(([n]) => n === master)?.[1]?.['address'];
     return views.every(([, s]) => s?.['master_address'] === address && s?.['proposal'] === undefined && s?.['coordination'] === undefined);
-  }, { timeoutMs: 15_000 });
+  }, { timeoutMs: 30_000, what: 'one master that every host follows' });
   return master;
 }

@@ -43,14 +43,25 @@ async function notifyPartner(handle: LibraryHandle, service: HaService, args: Ar
 
 async function maintenanceStart(handle: LibraryHandle, service: HaService): Promise<Answer> {
   const state = service.current.state;
-  if (!maintenanceStartAllowed(state)) throw haError(`Unable to transition the server from the ${state} to partner-in-maintenance state.`);
+  const refused = (now: string) => haError(`Unable to transition the server from the ${now} to partner-in-maintenance state.`);
+  if (!maintenanceStartAllowed(state)) throw refused(state);
   const reply = await notifyPartner(handle, service, { cancel: false, state });
   const at = service.now();
+  // The state may have moved while the partner was asked (another maintenance-start, a partner
+  // notification): the machine decides on the state it is in now, and so does the answer.
+  const now = service.current.state;
   if (reply instanceof PeerUnreachableError || reply.result === RESULT.ERROR) {
+    if (!maintenanceStartAllowed(now)) throw refused(now);
     service.apply({ type: 'maintenance-start', at, outcome: 'partner-unavailable' });
     return ok('Server is now in the partner-down state as its partner appears to be offline for maintenance.');
   }
   if (reply.result === RESULT.SUCCESS) {
+    if (!maintenanceStartAllowed(now)) {
+      // The partner went in-maintenance for a request this server no longer honours: release it,
+      // unless it is the maintenance this server is already in with it.
+      if (now !== 'partner-in-maintenance') await notifyPartner(handle, service, { cancel: true, state: now }).catch(() => undefined);
+      throw refused(now);
+    }
     service.apply({ type: 'maintenance-start', at, outcome: 'accepted' });
     return ok('Server is now in the partner-in-maintenance state and its partner is in-maintenance state. The partner can be now safely shut down.');
   }

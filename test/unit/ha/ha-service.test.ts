@@ -346,4 +346,15 @@ test('an ha_partner_failure_check callout that sees the partner alive holds part
   await net.clock.advance(40_000);
   assert.equal(net.state('server1'), 'communication-recovery');
   assert.match(String(net.nodes.get('server1')!.service.current.witness?.last?.reason), /clients still reach server2/);
+
+test('maintenance: two concurrent ha-maintenance-start: the machine takes one, the other is answered as refused', async () => {
+  const net = new Net();
+  net.add(config());
+  net.add(config({ me: 1 }));
+  await net.clock.advance(10_000);
+  const answers = await Promise.all([net.command('server1', 'ha-maintenance-start'), net.command('server1', 'ha-maintenance-start')]);
+  assert.deepEqual(answers.map((a) => a.result).sort(), [0, 1], JSON.stringify(answers));
+  assert.equal(answers.find((a) => a.result === 1)?.text, 'Unable to transition the server from the partner-in-maintenance to partner-in-maintenance state.');
+  assert.equal(net.state('server1'), 'partner-in-maintenance');
+  assert.equal(net.state('server2'), 'in-maintenance');
 });
