@@ -17,6 +17,12 @@ export interface MemoryStoreFactory extends LogStoreFactory {
    * Stores may be opened again afterwards and recover like the file implementation.
    */
   crash(options?: CrashOptions): void;
+  /**
+   * Arms a crash: right after the `syncs`-th next log sync of store `name` has made its bytes
+   * durable, every store crashes (as `crash()`) before the code that waited for the sync runs on,
+   * and `then` is called. This is a kill -9 placed exactly between two durable writes.
+   */
+  crashAfterSyncs(name: string, syncs: number, then?: () => void): void;
   /** Rewrites the bytes of store `name`'s log (its synced part), as a disk that went bad would. */
   corruptLog(name: string, change: (log: Buffer) => Buffer): void;
 }
@@ -34,7 +40,11 @@ const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(r
 class MemoryMedium implements StoreMedium {
   private dead = false;
 
-  constructor(private readonly disk: Disk, readonly location: string) {}
+  constructor(
+    private readonly disk: Disk,
+    readonly location: string,
+    private readonly synced: () => void = () => undefined,
+  ) {}
 
   kill(): void {
     this.dead = true;
@@ -65,6 +75,8 @@ class MemoryMedium implements StoreMedium {
     await yieldToLoop();
     this.check();
     this.disk.synced = Math.max(this.disk.synced, upTo);
+    this.synced();
+    this.check();
   }
 
   async truncateLog(length: number): Promise<void> {
@@ -89,13 +101,32 @@ class MemoryMedium implements StoreMedium {
 export function memoryStoreFactory(log?: StoreLog): MemoryStoreFactory {
   const disks = new Map<string, Disk>();
   const media = new Set<MemoryMedium>();
+  let armed: { name: string; remaining: number; then: () => void } | undefined;
+  const onSynced = (name: string) => () => {
+    if (armed === undefined || armed.name !== name || --armed.remaining > 0) return;
+    const { then } = armed;
+    armed = undefined;
+    crash({});
+    then();
+  };
+  const crash = (options: CrashOptions) => {
+    for (const medium of media) medium.kill();
+    media.clear();
+    factory.forgetOpen();
+    for (const disk of disks.values()) {
+      // Frames end with a newline, so the first one after `synced` ends the first unsynced frame.
+      const end = disk.log.indexOf(0x0a, disk.synced);
+      const kept = options.tear === true && end >= 0 ? Math.floor((end + 1 - disk.synced) / 2) : 0;
+      disk.log = disk.log.subarray(0, disk.synced + kept);
+    }
+  };
   const factory = logStoreFactory(async (name) => {
     let disk = disks.get(name);
     if (disk === undefined) {
       disk = { snapshot: undefined, log: Buffer.alloc(0), synced: 0 };
       disks.set(name, disk);
     }
-    const medium = new MemoryMedium(disk, `memory:${name}.log`);
+    const medium = new MemoryMedium(disk, `memory:${name}.log`, onSynced(name));
     media.add(medium);
     return medium;
   }, log);
@@ -107,16 +138,9 @@ export function memoryStoreFactory(log?: StoreLog): MemoryStoreFactory {
       disk.log = change(Buffer.from(disk.log));
       disk.synced = disk.log.length;
     },
-    crash(options = {}) {
-      for (const medium of media) medium.kill();
-      media.clear();
-      factory.forgetOpen();
-      for (const disk of disks.values()) {
-        // Frames end with a newline, so the first one after `synced` ends the first unsynced frame.
-        const end = disk.log.indexOf(0x0a, disk.synced);
-        const kept = options.tear === true && end >= 0 ? Math.floor((end + 1 - disk.synced) / 2) : 0;
-        disk.log = disk.log.subarray(0, disk.synced + kept);
-      }
+    crashAfterSyncs(name, syncs, then = () => undefined) {
+      armed = { name, remaining: syncs, then };
     },
+    crash: (options = {}) => crash(options),
   };
 }

@@ -8,7 +8,7 @@ import { applyRecord, asDatabase, commit, emptyDatabase, hostByAddress, isDbRedo
 import { appendEvents, emptyEvents, eventsFor, type EventBuffer } from './model/events.ts';
 import { emptyLiveness, type LivenessTable } from './model/liveness.ts';
 import {
-  actingRole, activeProposal, initialLocalState, isLocalRecord, masterAddressOf, replayLocal, type ActingRole, type LocalState, type LocalStep,
+  actingRole, activeProposal, initialLocalState, localRecordsOf, masterAddressOf, replayLocal, type ActingRole, type LocalState, type LocalStep,
 } from './model/local-state.ts';
 import { bootstrap, hostRefOf, setMaster } from './model/operations.ts';
 import type { Database, DbChange, Ref } from './model/records.ts';
@@ -44,8 +44,10 @@ export class PoolService {
   db: Database = emptyDatabase();
   events: EventBuffer = emptyEvents(0, EVENT_CAPACITY);
   liveness: LivenessTable = emptyLiveness();
-  /** Set while this host forwards or runs a designate_new_master. */
+  /** Set while this host forwards a designate_new_master to its target. */
   designating = false;
+  /** Set while this host coordinates a master change (taken before its first await). */
+  coordinating = false;
   readonly faultPoints = new Map<string, number>();
   faultWaiting: string | undefined;
   private localStore: Store | undefined;
@@ -54,7 +56,8 @@ export class PoolService {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly pendingTx: PendingTx[] = [];
   private readonly waiters = new Set<() => void>();
-  private readonly sleepers = new Set<Timer>();
+  /** Every timer this service set outside PoolTimers; stop() cancels them all. */
+  private readonly timerSet = new Set<{ timer: Timer; cancelled(): void }>();
   readonly timers: PoolTimers;
   stopped = false;
 
@@ -80,7 +83,7 @@ export class PoolService {
   async start(): Promise<void> {
     this.localStore = await this.handle.stores.open('pool-local');
     const snap = this.localStore.snapshot as LocalState | undefined;
-    this.local = replayLocal(snap && typeof snap === 'object' && 'role' in snap ? snap : this.local, this.localStore.records.filter(isLocalRecord));
+    this.local = replayLocal(snap && typeof snap === 'object' && 'role' in snap ? snap : this.local, localRecordsOf(this.localStore.records));
     this.dbStore = await this.handle.stores.open('pool-db');
     let db = asDatabase(this.dbStore.snapshot) ?? emptyDatabase();
     for (const r of this.dbStore.records) if (isDbRedoRecord(r)) db = applyRecord(db, r);
@@ -95,8 +98,11 @@ export class PoolService {
   async stop(): Promise<void> {
     this.stopped = true;
     this.timers.stopAll();
-    for (const s of this.sleepers) s.cancel();
-    this.sleepers.clear();
+    for (const t of [...this.timerSet]) {
+      t.timer.cancel();
+      t.cancelled();
+    }
+    this.timerSet.clear();
     this.wake();
     await this.queue.catch(() => undefined);
     await this.timers.sendShutdownHeartbeat();
@@ -252,12 +258,16 @@ export class PoolService {
     });
   }
 
-  /** Changes this host's local state; its records are appended before the new state is used. */
+  /**
+   * Changes this host's local state. A step's records are appended as ONE frame (the store's unit
+   * of atomicity) before the new state is used: a crash keeps all of a step or none of it, so no
+   * host ever restarts having decided without becoming master, or similar half-steps.
+   */
   changeLocal(fn: (s: LocalState) => LocalStep): Promise<LocalState> {
     return this.serialize(async () => {
       const step = fn(this.local);
       const store = this.requireStore(this.localStore);
-      for (const r of step.records) await store.append(r);
+      if (step.records.length > 0) await store.append(step.records);
       this.local = step.state;
       return this.local;
     });
@@ -321,20 +331,46 @@ export class PoolService {
     return hostByAddress(this.db, address)?.[0];
   }
 
-  /** Resolves on the next database change or role change, or after `ms`. */
+  /** Resolves on the next database change or role change, or after `ms` (or at stop). */
   waitForChange(ms: number): Promise<void> {
     if (this.stopped) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
-        timer.cancel();
-        this.sleepers.delete(timer);
+        cancel();
         this.waiters.delete(done);
         resolve();
       };
-      const timer = this.handle.clock.setTimer(ms, done);
-      this.sleepers.add(timer);
+      const cancel = this.later(ms, done, done);
       this.waiters.add(done);
     });
+  }
+
+  /**
+   * Runs `fn` after `ms` unless the service stops first (then `onStop` runs instead); returns a
+   * cancel function. One registry for the service's timers, so an unload leaves none behind.
+   */
+  later(ms: number, fn: () => void, onStop: () => void = () => undefined): () => void {
+    if (this.stopped) {
+      onStop();
+      return () => undefined;
+    }
+    const entry = {
+      timer: this.handle.clock.setTimer(ms, () => {
+        this.timerSet.delete(entry);
+        fn();
+      }),
+      cancelled: onStop,
+    };
+    this.timerSet.add(entry);
+    return () => {
+      entry.timer.cancel();
+      this.timerSet.delete(entry);
+    };
+  }
+
+  /** How many timers of this service are pending (for leak checks). */
+  get pendingTimers(): number {
+    return this.timerSet.size;
   }
 
   private wake(): void {
@@ -348,7 +384,7 @@ export class PoolService {
     this.faultPoints.delete(point);
     this.faultWaiting = point;
     this.log.warn({ msgId: 'POOL_FAULT_POINT', point, delay }, `pausing ${delay} ms at fault point ${point}`);
-    await new Promise<void>((resolve) => this.handle.clock.setTimer(delay, resolve));
+    await new Promise<void>((resolve) => this.later(delay, resolve, resolve));
     this.faultWaiting = undefined;
   }
 }

@@ -16,6 +16,7 @@ export class PoolTimers {
   private beatTimer: Timer | undefined;
   private lastSyncWall = -Infinity;
   private syncing = false;
+  private noMasterReported = false;
 
   constructor(private readonly svc: PoolService) {}
 
@@ -114,6 +115,19 @@ export class PoolTimers {
   private async follow(address: string): Promise<void> {
     const svc = this.svc;
     if (!svc.hostByAddress(address)) return;
+    if (address === svc.me.address) {
+      // Two slaves following each other: nobody is master. Never silent, never "followed".
+      if (!this.noMasterReported) {
+        this.noMasterReported = true;
+        const via = svc.masterAddress();
+        svc.log.error(
+          { msgId: 'POOL_NO_MASTER', host: svc.me.name, follows: via },
+          `pool has no master: this host follows ${via}, which says it follows this host; run pool.emergency_transition_to_master on one host`,
+        );
+      }
+      return;
+    }
+    this.noMasterReported = false;
     const before = svc.masterAddress();
     await svc.changeLocal((s) => followRedirect(s, address, svc.me.address, svc.wallMs(), svc.cfg.proposalTimeoutMs));
     if (svc.masterAddress() !== before) {

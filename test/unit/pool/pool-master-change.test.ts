@@ -2,11 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CommandError } from '../../../src/core/errors.ts';
 import {
-  abortMaster, actingRole, applyLocal, commitMaster, emergencyReset, emergencyTransition, expireProposal, followRedirect,
-  initialLocalState, propose, replayLocal, type LocalRecord, type LocalState,
+  abortMaster, activeProposal, actingRole, applyLocal, commitMaster, emergencyReset, emergencyTransition, followRedirect,
+  initialLocalState, localRecordsOf, propose, replayLocal, type LocalRecord, type LocalState,
 } from '../../../src/hook-libs/pool/model/local-state.ts';
 import {
-  nextAction, onAbortSent, onCommitFailed, onCommitted, onDatabaseFetched, onDecided, onFinished, onProposeFailed, onProposed,
+  nextStep, onAbortSent, onCommitFailed, onCommitted, onDatabaseFetched, onDecided, onPersisted, onProposeFailed, onProposed,
   recoverCoordinator, retryCommits, startCoordinator, voidDecision, type Coordinator,
 } from '../../../src/hook-libs/pool/model/master-change.ts';
 
@@ -48,7 +48,7 @@ test('participant: proposals expire after the timeout; then another may be accep
   refusal(() => propose(s1, C, true, T0 + TIMEOUT - 1, TIMEOUT, ALL));
   const s2 = propose(s1, C, true, T0 + TIMEOUT, TIMEOUT, ALL).state;
   assert.equal(s2.proposal?.address, C);
-  assert.deepEqual(expireProposal(s1, T0 + TIMEOUT, TIMEOUT).records, [{ kind: 'proposal', proposal: null }]);
+  assert.equal(activeProposal(s1, T0 + TIMEOUT, TIMEOUT), undefined, 'an expired promise binds no more');
 });
 
 test('participant: commit must match the proposal; it sets the role and clears the promise', () => {
@@ -106,78 +106,102 @@ test('emergency transition and reset; redirects are followed unless another mast
   assert.deepEqual(followRedirect(initialLocalState(true, A), B, A, T0, TIMEOUT).records, [], 'a master does not follow');
 });
 
-/** Drives a coordinator against scripted participant answers; returns the trace of actions. */
+/** A step's records as `persist kind+kind`. */
+const persisted = (records: readonly LocalRecord[]): string => `persist ${records.map((r) => r.kind).join('+')}`;
+
+/**
+ * Drives a coordinator against scripted participant answers, in the runner's order (persist,
+ * then send, then feed the outcome back); returns the trace of persists and sends.
+ */
 function drive(c0: Coordinator, answer: (action: string, to: string) => 'ok' | 'fail' | 'refuse'): { trace: string[]; c: Coordinator; outcome: string } {
   let c = c0;
   const trace: string[] = [];
   for (let i = 0; i < 50; i++) {
-    const a = nextAction(c);
+    const { persist, send: a } = nextStep(c);
+    if (persist.length > 0) trace.push(persisted(persist));
+    c = onPersisted(c);
     if (a.type === 'finished') {
       trace.push(`finished ${a.outcome}`);
-      return { trace, c: onFinished(c), outcome: a.outcome };
+      return { trace, c, outcome: a.outcome };
     }
+    if (a.type === 'step-back') assert.fail('no step back in a run within the timeout');
     if (a.type === 'fetch-database') {
       trace.push('fetch-database');
       c = answer('fetch', '') === 'ok' ? onDatabaseFetched(c) : { ...c, phase: 'aborting' };
       continue;
     }
-    if (a.type === 'decide') {
-      trace.push('decide');
+    if (a.type === 'take-over') {
+      trace.push('take-over');
       c = onDecided(c);
       continue;
     }
     trace.push(`${a.type} ${a.to}`);
     const r = answer(a.type, a.to);
     if (a.type === 'propose') c = r === 'ok' ? onProposed(c, a.to) : onProposeFailed(c, a.to, { error: 'CANNOT_CONTACT_HOST', params: [a.to] });
-    else if (a.type === 'commit') c = r === 'ok' ? onCommitted(c, a.to).coordinator : onCommitFailed(c, a.to, r === 'refuse');
+    else if (a.type === 'commit') c = r === 'ok' ? onCommitted(c, a.to) : onCommitFailed(c, a.to, r === 'refuse');
     else c = onAbortSent(c, a.to);
   }
   assert.fail('coordinator did not finish');
 }
 
-test('coordinator: propose to every peer then itself, fetch the database, decide, commit to peers', () => {
-  const { coordinator, record } = startCoordinator(B, ALL, A, T0);
-  assert.deepEqual(record, { kind: 'coordination', coordination: { address: B, peers: [A, C], oldMaster: A, startedWallMs: T0, decided: false, oldMasterCommitted: false } });
+/** The sends of a trace, without the persists. */
+const sends = (trace: readonly string[]): string[] => trace.filter((l) => !l.startsWith('persist '));
+
+test('coordinator: persist the start, propose to every peer then itself, fetch, persist the decision, commit to peers', () => {
+  const coordinator = startCoordinator(B, ALL, A, T0);
+  assert.deepEqual(coordinator.unpersisted, [{ kind: 'coordination', coordination: { address: B, peers: [A, C], oldMaster: A, startedWallMs: T0, decided: false, oldMasterCommitted: false } }]);
   const r = drive(coordinator, () => 'ok');
-  assert.deepEqual(r.trace, [`propose ${A}`, `propose ${C}`, `propose ${B}`, 'fetch-database', 'decide', `commit ${A}`, `commit ${C}`, 'finished committed']);
+  assert.deepEqual(r.trace, [
+    'persist coordination', `propose ${A}`, `propose ${C}`, `propose ${B}`, 'fetch-database',
+    'persist coordination+role+proposal', 'take-over',
+    `commit ${A}`, 'persist coordination', `commit ${C}`, 'persist coordination', 'finished committed',
+  ]);
 });
 
 test('coordinator: a refused proposal aborts to every host asked, including the one that failed', () => {
-  const r = drive(startCoordinator(B, ALL, A, T0).coordinator, (t, to) => (t === 'propose' && to === C ? 'fail' : 'ok'));
-  assert.deepEqual(r.trace, [`propose ${A}`, `propose ${C}`, `abort ${A}`, `abort ${C}`, 'finished aborted']);
-  const f = nextAction(r.c);
+  const r = drive(startCoordinator(B, ALL, A, T0), (t, to) => (t === 'propose' && to === C ? 'fail' : 'ok'));
+  assert.deepEqual(sends(r.trace), [`propose ${A}`, `propose ${C}`, `abort ${A}`, `abort ${C}`, 'finished aborted']);
+  const f = nextStep(r.c).send;
   assert.equal(f.type === 'finished' && f.outcome === 'aborted' && f.failure?.error, 'CANNOT_CONTACT_HOST');
 });
 
 test('coordinator: the decision records make this host master and end its own promise', () => {
-  let c = startCoordinator(B, ALL, A, T0).coordinator;
+  let c = onPersisted(startCoordinator(B, ALL, A, T0));
   for (const h of [A, C, B]) c = onProposed(c, h);
   c = onDatabaseFetched(c);
-  const a = nextAction(c);
-  assert.equal(a.type, 'decide');
-  const s = (a.type === 'decide' ? a.records : []).reduce(applyLocal, propose(initialLocalState(false, A), B, true, T0, TIMEOUT, ALL).state);
+  const step = nextStep(c);
+  assert.equal(step.send.type, 'take-over');
+  const s = step.persist.reduce(applyLocal, propose(initialLocalState(false, A), B, true, T0, TIMEOUT, ALL).state);
   assert.deepEqual(s, { role: { kind: 'master' }, coordination: { address: B, peers: [A, C], oldMaster: A, startedWallMs: T0, decided: true, oldMasterCommitted: false } });
   assert.equal(actingRole(s, B, T0 + 1, TIMEOUT), 'transitioning', 'not master until the old master confirms');
 });
 
+test("coordinator: the old master's confirmation is persisted before the next commit goes out", () => {
+  let c = onDecided(onPersisted(startCoordinator(B, ALL, A, T0)));
+  c = onCommitted(c, A);
+  const step = nextStep(c);
+  assert.deepEqual(step.send, { type: 'commit', to: C });
+  assert.deepEqual(step.persist.map((r) => r.kind === 'coordination' && r.coordination?.oldMasterCommitted), [true]);
+  assert.deepEqual(nextStep(onPersisted(c)).persist, [], 'persisted once');
+});
+
 test('coordinator: unreachable peers after the decision are resent later; refusals are given up', () => {
-  let r = drive(startCoordinator(B, ALL, A, T0).coordinator, (t, to) => (t === 'commit' && to === A ? 'fail' : t === 'commit' && to === C ? 'refuse' : 'ok'));
-  assert.deepEqual(r.trace.slice(-3), [`commit ${A}`, `commit ${C}`, 'finished committed']);
-  const before = nextAction({ ...r.c, phase: 'decided' });
+  const r = drive(startCoordinator(B, ALL, A, T0), (t, to) => (t === 'commit' && to === A ? 'fail' : t === 'commit' && to === C ? 'refuse' : 'ok'));
+  assert.deepEqual(sends(r.trace).slice(-3), [`commit ${A}`, `commit ${C}`, 'finished committed']);
+  const before = nextStep(r.c).send;
   assert.deepEqual(before.type === 'finished' && before.outcome === 'committed' && before.unconfirmed, [A]);
-  const again = drive(retryCommits({ ...r.c, phase: 'decided' }), () => 'ok');
-  assert.deepEqual(again.trace, [`commit ${A}`, 'finished committed']);
-  r = again;
+  const again = drive(retryCommits(r.c), () => 'ok');
+  assert.deepEqual(again.trace, [`commit ${A}`, 'persist coordination+coordination', 'finished committed'], 'confirmation and end in one frame');
 });
 
 test('coordinator recovery: an undecided change is aborted everywhere, a decided one resends commits', () => {
   const coord = { address: B, peers: [A, C], oldMaster: A, startedWallMs: T0, oldMasterCommitted: false };
   const undecided = recoverCoordinator({ ...coord, decided: false });
-  assert.deepEqual(drive(undecided, () => 'ok').trace, [`abort ${A}`, `abort ${C}`, `abort ${B}`, 'finished aborted']);
+  assert.deepEqual(drive(undecided, () => 'ok').trace, [`abort ${A}`, `abort ${C}`, `abort ${B}`, 'persist coordination', 'finished aborted']);
   const decided = recoverCoordinator({ ...coord, decided: true });
-  assert.deepEqual(drive(decided, () => 'ok').trace, [`commit ${A}`, `commit ${C}`, 'finished committed']);
+  assert.deepEqual(sends(drive(decided, () => 'ok').trace), [`commit ${A}`, `commit ${C}`, 'finished committed']);
   const halfway = recoverCoordinator({ ...coord, decided: true, oldMasterCommitted: true });
-  assert.deepEqual(drive(halfway, () => 'ok').trace, [`commit ${C}`, 'finished committed']);
+  assert.deepEqual(sends(drive(halfway, () => 'ok').trace), [`commit ${C}`, 'finished committed']);
 });
 
 test('a decision is void only if the old master refuses the commit; silence keeps it pending (sim pool seed 312)', () => {
@@ -186,10 +210,19 @@ test('a decision is void only if the old master refuses the commit; silence keep
   // The old master's answer to the commit was lost: it may already follow B, so B must not step back.
   const unanswered = onCommitFailed(decided, A, false);
   assert.equal(voidDecision(unanswered), undefined, 'unanswered: still pending, the commit is resent');
-  assert.deepEqual(nextAction(retryCommits(unanswered)), { type: 'commit', to: A });
-  const back = voidDecision(onCommitFailed(decided, A, true));
+  assert.deepEqual(nextStep(retryCommits(unanswered)), { persist: [], send: { type: 'commit', to: A } });
+  const refused = onCommitFailed(decided, A, true);
+  const back = voidDecision(refused);
   assert.deepEqual(back?.[0], { kind: 'role', role: { kind: 'slave', master: A } }, 'refused by the old master: void at once');
-  assert.equal(voidDecision(onCommitted(decided, A).coordinator), undefined, 'confirmed: stands for good');
+  assert.deepEqual(nextStep(refused), { persist: back, send: { type: 'step-back' } }, 'the step back is persisted before anything else');
+  assert.equal(voidDecision(onCommitted(decided, A)), undefined, 'confirmed: stands for good');
+});
+
+test('local steps are single frames: replaying arrays (and old single-record frames) gives the same state', () => {
+  const s = propose(initialLocalState(false, A), B, true, T0, TIMEOUT, ALL);
+  const decision: LocalRecord[] = [{ kind: 'role', role: { kind: 'master' } }, { kind: 'proposal', proposal: null }];
+  const frames: unknown[] = [s.records, decision, { kind: 'role', role: { kind: 'slave', master: C } }, { unrelated: true }];
+  assert.deepEqual(replayLocal(initialLocalState(false, A), localRecordsOf(frames)), { role: { kind: 'slave', master: C } });
 });
 
 test('never two masters: at every step of a change at most one host acts as master', () => {
@@ -197,28 +230,27 @@ test('never two masters: at every step of a change at most one host acts as mast
   const hosts: Record<string, LocalState> = { [A]: initialLocalState(true, A), [B]: initialLocalState(false, A), [C]: initialLocalState(false, A) };
   const masters = (now: number) => ALL.filter((h) => actingRole(hosts[h] as LocalState, h, now, TIMEOUT) === 'master');
   let now = T0;
-  let c = startCoordinator(B, ALL, A, T0).coordinator;
-  hosts[B] = applyLocal(hosts[B] as LocalState, startCoordinator(B, ALL, A, T0).record);
+  let c = startCoordinator(B, ALL, A, T0);
   for (;;) {
     now += 1;
     assert.ok(masters(now).length <= 1, `two masters: ${masters(now).join(', ')}`);
-    const a = nextAction(c);
+    const { persist, send: a } = nextStep(c);
+    hosts[B] = persist.reduce(applyLocal, hosts[B] as LocalState);
+    c = onPersisted(c);
+    assert.ok(masters(now).length <= 1, `two masters after persisting: ${masters(now).join(', ')}`);
     if (a.type === 'finished') break;
     if (a.type === 'propose') {
       hosts[a.to] = propose(hosts[a.to] as LocalState, B, true, now, TIMEOUT, ALL).state;
       c = onProposed(c, a.to);
     } else if (a.type === 'fetch-database') c = onDatabaseFetched(c);
-    else if (a.type === 'decide') {
-      hosts[B] = a.records.reduce(applyLocal, hosts[B] as LocalState);
-      c = onDecided(c);
-    } else if (a.type === 'commit') {
+    else if (a.type === 'take-over') c = onDecided(c);
+    else if (a.type === 'commit') {
       hosts[a.to] = commitMaster(hosts[a.to] as LocalState, B, a.to, now, TIMEOUT).state;
-      const done = onCommitted(c, a.to);
-      c = done.coordinator;
-      if (done.record) hosts[B] = applyLocal(hosts[B] as LocalState, done.record);
+      c = onCommitted(c, a.to);
     }
   }
   assert.deepEqual(masters(now + 1), [B]);
   assert.deepEqual(hosts[A]?.role, { kind: 'slave', master: B });
   assert.deepEqual(hosts[C]?.role, { kind: 'slave', master: B });
+  assert.equal(hosts[B]?.coordination, undefined, 'the end of the change is persisted');
 });

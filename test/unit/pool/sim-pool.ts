@@ -5,6 +5,7 @@ import { CommandError } from '../../../src/core/errors.ts';
 import { toKeaAnswer } from '../../../src/transports/answer-mapping.ts';
 import type { CommandContext, CommandHandler } from '../../../src/core/commands/command.ts';
 import { PeerUnreachableError, type LibraryHandle } from '../../../src/core/hooks/hook-library.ts';
+import { pino } from 'pino';
 import { silentLogger } from '../../../src/core/logger.ts';
 import { memoryStoreFactory, type MemoryStoreFactory } from '../../../src/store/memory-store.ts';
 import { loadPool } from '../../../src/hook-libs/pool/index.ts';
@@ -31,7 +32,15 @@ export class SimPool {
   readonly services = new Map<string, PoolService>();
   readonly down = new Set<string>();
 
+  /** Every host's log lines, as parsed JSON with the host's name added. */
+  readonly logged: Record<string, unknown>[] = [];
+
   constructor(readonly params: Record<string, unknown>, readonly faults = false) {}
+
+  /** A logger for host `name` whose lines (info and above) land in `logged`. */
+  private loggerFor(name: string) {
+    return pino({ level: 'info' }, { write: (line: string) => void this.logged.push({ ...JSON.parse(line), host: name }) });
+  }
 
   get names(): string[] {
     return (this.params['hosts'] as { name: string }[]).map((h) => h.name);
@@ -43,7 +52,7 @@ export class SimPool {
     const handlers = new Map<string, CommandHandler>();
     this.handlers.set(name, handlers);
     const handle: LibraryHandle = {
-      parameters: this.params, serverName: name, selfUrl: '', configDir: '.', clock: systemClock, logger: silentLogger, stores,
+      parameters: this.params, serverName: name, selfUrl: '', configDir: '.', clock: systemClock, logger: this.loggerFor(name), stores,
       ...(this.faults ? { faults: { isCut: () => false } } : {}),
       callPeer: async (peer, command, args, timeoutMs) => {
         if (this.down.has(name)) throw new PeerUnreachableError(peer.name, 'caller is down');

@@ -150,12 +150,6 @@ export function abortMaster(s: LocalState, address: string): LocalStep {
   return step(s, [{ kind: 'proposal', proposal: null }]);
 }
 
-/** Drops an expired promise (housekeeping; activeProposal already ignores it). */
-export function expireProposal(s: LocalState, wallMs: number, timeoutMs: number): LocalStep {
-  if (s.proposal === undefined || activeProposal(s, wallMs, timeoutMs) !== undefined) return { state: s, records: [] };
-  return step(s, [{ kind: 'proposal', proposal: null }]);
-}
-
 /** pool.emergency_transition_to_master: this host becomes master, whatever it promised. */
 export function emergencyTransition(s: LocalState): LocalStep {
   const records: LocalRecord[] = [];
@@ -184,6 +178,14 @@ export function followRedirect(s: LocalState, address: string, myAddress: string
   const records: LocalRecord[] = [{ kind: 'role', role: { kind: 'slave', master: address } }];
   if (p !== undefined) records.push({ kind: 'proposal', proposal: null });
   return step(s, records);
+}
+
+/**
+ * The local records in a store's log, in order. Each frame holds one step's records as an array;
+ * a frame holding a single record is read too (logs written before steps were atomic).
+ */
+export function localRecordsOf(stored: readonly unknown[]): LocalRecord[] {
+  return stored.flatMap((frame) => (Array.isArray(frame) ? frame : [frame]).filter(isLocalRecord));
 }
 
 export function isLocalRecord(v: unknown): v is LocalRecord {

@@ -10,12 +10,15 @@ import type { Coordination, LocalRecord } from './local-state.ts';
  *   decided    host.commit_new_master(me) to every peer; unanswered ones are resent later
  *   aborting   any failure before the commit point: host.abort_new_master(me) to every host asked
  *
- * The machine says what to do next (`nextAction`); the shell does it and reports back. Only the
- * start and the decision are persisted; after a crash `recoverCoordinator` aborts an undecided
- * change everywhere and resends the commits of a decided one. PURE.
+ * The machine says what to do next as raft's Ready does (`nextStep`): records to persist and one
+ * thing to send or do. The shell persists the records as one atomic frame, then sends, then
+ * reports the outcome back (`onPersisted`, `onProposed`, ...) — so no message ever depends on state
+ * a crash could forget. Persisted are the start, the decision, the old master's confirmation and
+ * the end; after a crash `recoverCoordinator` aborts an undecided change everywhere and resends
+ * the commits of a decided one. PURE.
  */
 
-export type CoordPhase = 'proposing' | 'synced' | 'decided' | 'aborting' | 'committed' | 'aborted';
+export type CoordPhase = 'proposing' | 'synced' | 'decided' | 'aborting';
 
 export interface Failure {
   readonly error: ErrorName;
@@ -38,20 +41,32 @@ export interface Coordinator {
   readonly refused: readonly string[];
   readonly aborted: readonly string[];
   readonly failure?: Failure;
+  /** Records a transition produced that must be persisted before the next message goes out. */
+  readonly unpersisted: readonly LocalRecord[];
 }
 
-export type CoordAction =
+/** What the shell sends or does once the step's records are durable. */
+export type CoordSend =
   | { readonly type: 'propose'; readonly to: string; readonly self: boolean }
   | { readonly type: 'fetch-database' }
-  | { readonly type: 'decide'; readonly records: readonly LocalRecord[] }
+  /** The decision is durable: this host is master (transitioning until the old master confirms). */
+  | { readonly type: 'take-over' }
   | { readonly type: 'commit'; readonly to: string }
   | { readonly type: 'abort'; readonly to: string; readonly self: boolean }
-  | { readonly type: 'finished'; readonly outcome: 'committed'; readonly unconfirmed: readonly string[]; readonly records: readonly LocalRecord[] }
-  | { readonly type: 'finished'; readonly outcome: 'aborted'; readonly failure?: Failure; readonly records: readonly LocalRecord[] };
+  /** The decision is void and this host follows the old master again (see voidDecision). */
+  | { readonly type: 'step-back' }
+  | { readonly type: 'finished'; readonly outcome: 'committed'; readonly unconfirmed: readonly string[] }
+  | { readonly type: 'finished'; readonly outcome: 'aborted'; readonly failure?: Failure };
+
+/** One step: persist `persist` (one atomic frame, possibly empty), then `send`. */
+export interface CoordStep {
+  readonly persist: readonly LocalRecord[];
+  readonly send: CoordSend;
+}
 
 const base = (c: Coordination, phase: CoordPhase): Coordinator => ({
   address: c.address, peers: c.peers, oldMaster: c.oldMaster, startedWallMs: c.startedWallMs, oldMasterCommitted: c.oldMasterCommitted,
-  phase, asked: [], committed: [], unconfirmed: [], refused: [], aborted: [],
+  phase, asked: [], committed: [], unconfirmed: [], refused: [], aborted: [], unpersisted: [],
 });
 
 /** The durable part of a coordinator. */
@@ -60,14 +75,14 @@ export function coordinationOf(c: Coordinator, decided: boolean): Coordination {
 }
 
 /**
- * Starts a master change; the returned record must be persisted before the first proposal.
+ * Starts a master change; its first step persists the start before the first proposal.
  * Commits go to the old master first, to keep the window in which nobody acts as master short.
  */
-export function startCoordinator(address: string, hosts: readonly string[], oldMaster: string, wallMs: number): { coordinator: Coordinator; record: LocalRecord } {
+export function startCoordinator(address: string, hosts: readonly string[], oldMaster: string, wallMs: number): Coordinator {
   const others = hosts.filter((p) => p !== address);
   const peers = others.includes(oldMaster) ? [oldMaster, ...others.filter((p) => p !== oldMaster)] : others;
   const coordination: Coordination = { address, peers, oldMaster, startedWallMs: wallMs, decided: false, oldMasterCommitted: false };
-  return { coordinator: base(coordination, 'proposing'), record: { kind: 'coordination', coordination } };
+  return { ...base(coordination, 'proposing'), unpersisted: [{ kind: 'coordination', coordination }] };
 }
 
 /** Rebuilds the coordinator after a restart from what was persisted. */
@@ -98,39 +113,44 @@ export function voidDecision(c: Coordinator): LocalRecord[] | undefined {
 
 const order = (c: Coordinator): string[] => [...c.peers, c.address];
 
-export function nextAction(c: Coordinator): CoordAction {
+/** The records that make the decision: the commit point of the change. */
+function decisionRecords(c: Coordinator): LocalRecord[] {
+  return [
+    { kind: 'coordination', coordination: coordinationOf(c, true) },
+    { kind: 'role', role: { kind: 'master' } },
+    { kind: 'proposal', proposal: null },
+  ];
+}
+
+/** What to persist and send next. */
+export function nextStep(c: Coordinator): CoordStep {
+  const step = (send: CoordSend, records: readonly LocalRecord[] = []): CoordStep => ({ persist: [...c.unpersisted, ...records], send });
+  const back = voidDecision(c);
+  if (back) return step({ type: 'step-back' }, back);
   switch (c.phase) {
     case 'proposing': {
       const to = order(c).find((h) => !c.asked.includes(h));
-      return to !== undefined ? { type: 'propose', to, self: to === c.address } : { type: 'fetch-database' };
+      return step(to !== undefined ? { type: 'propose', to, self: to === c.address } : { type: 'fetch-database' });
     }
     case 'synced':
-      return {
-        type: 'decide',
-        records: [
-          { kind: 'coordination', coordination: coordinationOf(c, true) },
-          { kind: 'role', role: { kind: 'master' } },
-          { kind: 'proposal', proposal: null },
-        ],
-      };
+      return step({ type: 'take-over' }, decisionRecords(c));
     case 'decided': {
       const to = c.peers.find((h) => !c.committed.includes(h) && !c.refused.includes(h) && !c.unconfirmed.includes(h));
-      if (to !== undefined) return { type: 'commit', to };
-      return {
-        type: 'finished', outcome: 'committed', unconfirmed: c.unconfirmed,
-        records: c.unconfirmed.length === 0 ? [{ kind: 'coordination', coordination: null }] : [],
-      };
+      if (to !== undefined) return step({ type: 'commit', to });
+      const done: LocalRecord[] = c.unconfirmed.length === 0 ? [{ kind: 'coordination', coordination: null }] : [];
+      return step({ type: 'finished', outcome: 'committed', unconfirmed: c.unconfirmed }, done);
     }
     case 'aborting': {
       const to = c.asked.find((h) => !c.aborted.includes(h));
-      if (to !== undefined) return { type: 'abort', to, self: to === c.address };
-      return { type: 'finished', outcome: 'aborted', ...(c.failure ? { failure: c.failure } : {}), records: [{ kind: 'coordination', coordination: null }] };
+      if (to !== undefined) return step({ type: 'abort', to, self: to === c.address });
+      return step({ type: 'finished', outcome: 'aborted', ...(c.failure ? { failure: c.failure } : {}) }, [{ kind: 'coordination', coordination: null }]);
     }
-    case 'committed':
-      return { type: 'finished', outcome: 'committed', unconfirmed: [], records: [] };
-    case 'aborted':
-      return { type: 'finished', outcome: 'aborted', ...(c.failure ? { failure: c.failure } : {}), records: [] };
   }
+}
+
+/** The step's records are durable. */
+export function onPersisted(c: Coordinator): Coordinator {
+  return c.unpersisted.length === 0 ? c : { ...c, unpersisted: [] };
 }
 
 /** A proposal was sent to `to` and accepted. */
@@ -156,12 +176,12 @@ export function onDecided(c: Coordinator): Coordinator {
   return { ...c, phase: 'decided' };
 }
 
-/** A commit was answered. When it is the old master's, the returned record must be persisted. */
-export function onCommitted(c: Coordinator, to: string): { coordinator: Coordinator; record?: LocalRecord } {
+/** A commit was answered. The old master's confirmation is persisted with the next step. */
+export function onCommitted(c: Coordinator, to: string): Coordinator {
   const next = { ...c, committed: [...c.committed, to], unconfirmed: c.unconfirmed.filter((h) => h !== to) };
-  if (to !== c.oldMaster || c.oldMasterCommitted) return { coordinator: next };
+  if (to !== c.oldMaster || c.oldMasterCommitted) return next;
   const confirmed = { ...next, oldMasterCommitted: true };
-  return { coordinator: confirmed, record: { kind: 'coordination', coordination: coordinationOf(confirmed, true) } };
+  return { ...confirmed, unpersisted: [...c.unpersisted, { kind: 'coordination', coordination: coordinationOf(confirmed, true) }] };
 }
 
 /** A commit failed. `refused` = the peer answered no (no matching promise); otherwise it is resent later. */
@@ -179,9 +199,5 @@ export function retryCommits(c: Coordinator): Coordinator {
 /** An abort was sent (answered or not: an unanswered promise expires by itself). */
 export function onAbortSent(c: Coordinator, to: string): Coordinator {
   return { ...c, aborted: [...c.aborted, to] };
-}
-
-export function onFinished(c: Coordinator): Coordinator {
-  return { ...c, phase: c.phase === 'aborting' ? 'aborted' : c.phase === 'decided' ? 'committed' : c.phase };
 }
 
