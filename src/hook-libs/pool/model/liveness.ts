@@ -34,12 +34,6 @@ export function recordHeartbeat(table: LivenessTable, host: Ref, at: Millis, shu
   return table;
 }
 
-/** When the host's timer runs out; undefined if the table has not seen it. */
-export function deadlineOf(table: LivenessTable, host: Ref, assumedDeadMs: Millis): Millis | undefined {
-  const t = table.get(host);
-  return t === undefined ? undefined : t.lastHeartbeatAt + assumedDeadMs;
-}
-
 export interface SweepResult {
   readonly table: LivenessTable;
   readonly changes: DbChange[];
@@ -73,15 +67,4 @@ export function sweep(db: Database, table: LivenessTable, self: Ref, at: Millis,
     }
   }
   return { table: next, changes, died };
-}
-
-/** The earliest future time a sweep could change something (for the shell's timer). */
-export function nextSweepAt(db: Database, table: LivenessTable, self: Ref, at: Millis, assumedDeadMs: Millis): Millis | undefined {
-  let next: Millis | undefined;
-  for (const [ref] of entries(db, 'host')) {
-    if (ref === self) continue;
-    const d = deadlineOf(table, ref, assumedDeadMs) ?? at + assumedDeadMs;
-    if (d > at && (next === undefined || d < next)) next = d;
-  }
-  return next;
 }
