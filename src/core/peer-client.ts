@@ -1,7 +1,33 @@
 import type { Answer } from './commands/answer.ts';
-import { PeerUnreachableError, type PeerAddress } from './hooks/hook-library.ts';
+import { PeerRejectedError, PeerUnreachableError, type LibraryHandle, type PeerAddress } from './hooks/hook-library.ts';
 import type { FaultTable } from './faults.ts';
+import type { Logger } from './logger.ts';
 import { PEER_HEADER } from '../transports/control-server.ts';
+
+/**
+ * The `callPeer` of one library's handle: calls in flight are aborted by `signal` (the library's
+ * unload), and a peer that rejects our credential is logged at warn — once per peer until it
+ * accepts a call again, so a heartbeat every 100 ms does not flood the log.
+ */
+export function peerCaller(self: string, faults: FaultTable | undefined, logger: Logger, signal: AbortSignal): LibraryHandle['callPeer'] {
+  const rejecting = new Set<string>();
+  return async (peer, command, args, timeoutMs) => {
+    try {
+      const answer = await callPeer(self, faults, peer, command, args, timeoutMs, signal);
+      rejecting.delete(peer.name);
+      return answer;
+    } catch (err) {
+      if (err instanceof PeerRejectedError && !rejecting.has(peer.name)) {
+        rejecting.add(peer.name);
+        logger.warn(
+          { msgId: 'CORE_PEER_REJECTED', peer: peer.name, url: peer.url, command, status: err.status },
+          `peer ${peer.name} rejected ${command} with HTTP ${err.status}: check the peer credentials on both servers`,
+        );
+      }
+      throw err;
+    }
+  };
+}
 
 
 /**
@@ -16,7 +42,9 @@ export async function callPeer(
   command: string,
   args: Record<string, unknown> | undefined,
   timeoutMs: number,
+  signal?: AbortSignal,
 ): Promise<Answer> {
+  if (signal?.aborted) throw new PeerUnreachableError(peer.name, 'the calling library was unloaded');
   if (faults?.isCut(peer.name, 'out')) throw new PeerUnreachableError(peer.name, 'traffic cut by fault injection');
   const headers: Record<string, string> = { 'Content-Type': 'application/json', [PEER_HEADER]: self };
   if (peer.auth) headers['Authorization'] = `Basic ${Buffer.from(`${peer.auth.user}:${peer.auth.password}`).toString('base64')}`;
@@ -24,13 +52,16 @@ export async function callPeer(
   let response: Response;
   let text: string;
   try {
-    response = await fetch(new URL('/', peer.url), { method: 'POST', headers, body, signal: AbortSignal.timeout(timeoutMs) });
+    const timeout = AbortSignal.timeout(timeoutMs);
+    response = await fetch(new URL('/', peer.url), { method: 'POST', headers, body, signal: signal ? AbortSignal.any([timeout, signal]) : timeout });
     text = await response.text();
   } catch (err) {
     const e = err as Error & { cause?: { code?: string } };
-    const reason = e.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : (e.cause?.code ?? e.message);
+    const reason = signal?.aborted ? 'the calling library was unloaded'
+      : e.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : (e.cause?.code ?? e.message);
     throw new PeerUnreachableError(peer.name, reason);
   }
+  if (response.status === 401 || response.status === 403) throw new PeerRejectedError(peer.name, response.status);
   if (response.status !== 200) throw new PeerUnreachableError(peer.name, `HTTP ${response.status}: ${text.slice(0, 200)}`);
   let answers: unknown;
   try {

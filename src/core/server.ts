@@ -22,7 +22,7 @@ import { describeCluster, resolveLibraries, type BuiltinLibraries } from './hook
 import type { LoadedConfig } from './config/config-types.ts';
 import type { Clock } from './clock.ts';
 import type { Logger } from './logger.ts';
-import { callPeer } from './peer-client.ts';
+import { peerCaller } from './peer-client.ts';
 import { SchemaValidator } from './schema-validator.ts';
 import { WitnessDesk } from './witness-probe.ts';
 import { redactSecrets } from './redact.ts';
@@ -189,6 +189,9 @@ export class LivesetServer {
     await hooks.loadAll(prepared.libs, (lib, footprint): LibraryHandle => {
       const owner = lib.library.name;
       const logger = this.opts.logger.child({ lib: owner });
+      // Peer calls still in flight when the library is gone are aborted, not left to time out.
+      const unloaded = new AbortController();
+      footprint.cleanups.push(() => unloaded.abort());
       return {
         parameters: lib.parameters,
         serverName: prepared.serverName,
@@ -198,17 +201,20 @@ export class LivesetServer {
         logger,
         stores,
         ...(faults ? { faults } : {}),
-        callPeer: async (peer, command, args, timeoutMs) => {
-          const started = performance.now();
-          let answered = false;
-          try {
-            const answer = await callPeer(prepared.serverName, faults, peer, command, args, timeoutMs);
-            answered = true;
-            return answer;
-          } finally {
-            this.metrics.peerCallDone(peer.name, command, answered, (performance.now() - started) / 1000);
-          }
-        },
+        callPeer: (() => {
+          const call = peerCaller(prepared.serverName, faults, logger, unloaded.signal);
+          return async (peer, command, args, timeoutMs) => {
+            const started = performance.now();
+            let answered = false;
+            try {
+              const answer = await call(peer, command, args, timeoutMs);
+              answered = true;
+              return answer;
+            } finally {
+              this.metrics.peerCallDone(peer.name, command, answered, (performance.now() - started) / 1000);
+            }
+          };
+        })() as LibraryHandle['callPeer'],
         registerCommand: (spec) => registry.register(spec, owner),
         registerCallout: (point, fn) => callouts.add(point, owner, fn),
         registerStatus: (key, fn) => {

@@ -40,6 +40,18 @@ export class PeerUnreachableError extends Error {
   }
 }
 
+/**
+ * Thrown by `callPeer` when the peer answered 401 or 403: it is there but refuses this server's
+ * credential (a wrong `peer-auth`, say). A kind of unreachable — the call did not happen — kept
+ * apart so callers and logs can tell a misconfiguration from a host that is down.
+ */
+export class PeerRejectedError extends PeerUnreachableError {
+  constructor(peer: string, readonly status: number) {
+    super(peer, `HTTP ${status}: the peer refused this server's credential`);
+    this.name = 'PeerRejectedError';
+  }
+}
+
 /** Test-only switches, present only when the configuration enables them. */
 export interface FaultInjection {
   /** True when traffic between this server and `peer` is cut in the given direction. */
@@ -63,8 +75,10 @@ export interface LibraryHandle {
   readonly faults?: FaultInjection;
   /**
    * Sends one command to another liveset server over its Kea control channel (`POST /`) and returns
-   * its first answer. Rejects with PeerUnreachableError on connection failure, timeout, a non-200
-   * reply, or when fault injection cuts traffic to that peer. Identifies this server to the peer
+   * its first answer. Rejects with PeerRejectedError on 401/403 (logged at warn as
+   * CORE_PEER_REJECTED), with PeerUnreachableError on connection failure, timeout, another non-200
+   * reply, when fault injection cuts traffic to that peer, or when the library is unloaded (calls
+   * in flight then are aborted). Identifies this server to the peer
    * (header `X-Liveset-Server`) so the peer's own fault injection can drop it.
    */
   callPeer(peer: PeerAddress, command: string, args: Record<string, unknown> | undefined, timeoutMs: number): Promise<Answer>;

@@ -7,6 +7,8 @@ import type { ResolvedLibrary } from './library-resolution.ts';
 /** What a library registered, so a failed load or an unload can take back exactly that. */
 export interface LibraryFootprint {
   readonly statusKeys: Set<string>;
+  /** Run after the library unloaded (or failed to load): what the core holds for it, e.g. aborting its peer calls. */
+  readonly cleanups: (() => void)[];
 }
 
 export type HandleFactory = (lib: ResolvedLibrary, footprint: LibraryFootprint) => LibraryHandle;
@@ -28,7 +30,7 @@ export class HooksManager {
 
   async loadAll(libs: readonly ResolvedLibrary[], makeHandle: HandleFactory): Promise<void> {
     for (const lib of libs) {
-      const footprint: LibraryFootprint = { statusKeys: new Set() };
+      const footprint: LibraryFootprint = { statusKeys: new Set(), cleanups: [] };
       try {
         await lib.library.load(makeHandle(lib, footprint));
       } catch (err) {
@@ -58,6 +60,7 @@ export class HooksManager {
   }
 
   private forget(owner: string, footprint: LibraryFootprint): void {
+    for (const cleanup of footprint.cleanups.splice(0)) cleanup();
     this.registry.removeOwner(owner);
     this.callouts.removeOwner(owner);
     this.removeStatus(footprint.statusKeys);
