@@ -4,8 +4,8 @@ import { waitFor } from '../helpers/liveset.ts';
 import { TIMERS, allLive, kea, convergence, errorOf, startPool, watchMasters, type PoolCluster } from './pool-helpers.ts';
 
 /** A fresh three-host pool for one test, stopped when that test ends. */
-async function pool(t: TestContext): Promise<PoolCluster> {
-  const c = await startPool({ faults: true });
+async function pool(t: TestContext, timers: Partial<typeof TIMERS> = {}): Promise<PoolCluster> {
+  const c = await startPool({ faults: true, timers });
   t.after(() => c.stopAll());
   await allLive(c);
   return c;
@@ -47,15 +47,17 @@ test('a refused proposal aborts the change on every host and the old master carr
 });
 
 /** Pauses `victim` at `point`, starts a change to host2, kills the victim there, and brings it back. */
-async function crashDuringChange(t: TestContext, victim: string, point: string, back: 'at-once' | 'after-answer' | 'after-expiry') {
-  const c = await pool(t);
+async function crashDuringChange(
+  t: TestContext, victim: string, point: string, back: 'at-once' | 'after-answer' | 'after-expiry', timers: Partial<typeof TIMERS> = {},
+) {
+  const c = await pool(t, timers);
   const refs = await c.refs('host1');
   const watch = watchMasters(c, t);
   assert.equal((await kea(c.url(victim), 'host.set_fault_point', { point, delay: 20_000 })).result, 0);
   // The caller may lose its connection when the victim is the host it called.
   const answer = kea(c.url('host1'), 'pool.designate_new_master', { host: refs['host2'] })
     .catch((err: unknown) => ({ result: -1, text: String(err), arguments: undefined }));
-  await waitFor(async () => (await c.status(victim))?.['fault_waiting'] === point, { timeoutMs: 10_000 });
+  await waitFor(async () => (await c.status(victim))?.['fault_waiting'] === point, { timeoutMs: 30_000, what: `${victim} at ${point}` });
   await c.hosts.get(victim)?.kill();
   if (back === 'at-once') await c.hosts.get(victim)?.restart();
   const result = await answer;
@@ -73,7 +75,8 @@ test('crash: coordinator killed between propose and commit; it aborts everywhere
 });
 
 test('crash: coordinator killed just after its decision and back at once; it commits everywhere', async (t) => {
-  const { master } = await crashDuringChange(t, 'host2', 'coordinator-after-decision', 'at-once');
+  // "At once" must stay within the promises' lifetime even when a loaded machine makes the restart slow.
+  const { master } = await crashDuringChange(t, 'host2', 'coordinator-after-decision', 'at-once', { 'proposal-timeout': 30_000 });
   assert.equal(master, 'host2');
 });
 
@@ -111,7 +114,7 @@ test('emergency_transition_to_master on a slave, then recover_slaves', async (t)
   const vm = (await kea(c.url('host1'), 'VM.create', { args: { name_label: 'backed-up', memory_static_max: 1 } })).arguments as string;
   const generation = (await c.status('host1'))?.['generation'] as number;
   // the slave's backup copy of the database catches up within the sync interval
-  await waitFor(async () => ((await c.status('host2'))?.['generation'] as number) >= generation, { timeoutMs: 5000 });
+  await waitFor(async () => ((await c.status('host2'))?.['generation'] as number) >= generation, { timeoutMs: 20_000 });
   await c.hosts.get('host1')?.kill();
   assert.equal((await kea(c.url('host2'), 'pool.emergency_transition_to_master')).result, 0);
   const recovered = await kea(c.url('host2'), 'pool.recover_slaves');
