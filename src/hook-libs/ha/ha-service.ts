@@ -37,6 +37,8 @@ export class HaService {
   private stopped = false;
   private callouts: Promise<void> = Promise.resolve();
   private readonly witnesses: readonly Witness[];
+  /** Notify scripts still running, each with the function that kills it. */
+  private readonly scripts = new Set<() => void>();
 
   constructor(
     private readonly handle: LibraryHandle,
@@ -72,6 +74,8 @@ export class HaService {
     this.stopped = true;
     this.timer?.cancel();
     this.timer = undefined;
+    for (const kill of this.scripts) kill();
+    this.scripts.clear();
     this.handle.logger.info({ msgId: 'HA_SERVICE_STOPPED' }, 'HA service stopped');
   }
 
@@ -151,14 +155,15 @@ export class HaService {
       }
     });
     if (this.cfg.notify !== undefined) {
-      runNotifyScript(this.cfg.notify, this.handle.configDir, this.handle.logger, {
+      const kill = runNotifyScript(this.cfg.notify, this.handle.configDir, this.handle.logger, {
         to: o.to,
         from: o.from ?? '',
         server: this.cfg.thisServerName,
         partner,
         scopes: o.scopes,
         paused: o.paused,
-      });
+      }, () => this.scripts.delete(kill!));
+      if (kill) this.scripts.add(kill);
     }
   }
 
