@@ -40,7 +40,7 @@ test('liveset up starts every member with prefixed logs and stops them all on SI
         const s = await Promise.all(urls.map(async (u) => (await keaCommand(u, 'status-get')).arguments['high-availability'][0]['ha-servers'].local.state));
         return s[0] === 'hot-standby' && s[1] === 'hot-standby' ? s : undefined;
       },
-      { timeoutMs: 20_000, what: 'both members in hot-standby' },
+      { timeoutMs: 60_000, what: 'both members in hot-standby' },
     );
     assert.deepEqual(states, ['hot-standby', 'hot-standby']);
     assert.match(out, /^alpha \| \{.*"msgId":"CORE_LISTENING"/m);
