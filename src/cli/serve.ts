@@ -58,6 +58,7 @@ export async function serveCli(argv: string[]): Promise<number> {
       pid: process.pid,
       version: versionInfo(),
       onShutdownRequested: (code) => stop(code),
+      ...(values['log-level'] !== undefined ? { fixedLogLevel: true } : {}),
     });
   } catch (err) {
     logger.flush();

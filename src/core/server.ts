@@ -16,9 +16,9 @@ import { CommandError, ConfigError } from './errors.ts';
 import { EventBus } from './events.ts';
 import { FaultTable } from './faults.ts';
 import { CalloutRegistry } from './hooks/callouts.ts';
-import { HooksManager } from './hooks/hooks-manager.ts';
+import { HooksManager, type HandleFactory } from './hooks/hooks-manager.ts';
 import type { LibraryHandle } from './hooks/hook-library.ts';
-import { describeCluster, resolveLibraries, type BuiltinLibraries } from './hooks/library-resolution.ts';
+import { describeCluster, resolveLibraries, type BuiltinLibraries, type ResolvedLibrary } from './hooks/library-resolution.ts';
 import type { LoadedConfig } from './config/config-types.ts';
 import type { Clock } from './clock.ts';
 import type { Logger } from './logger.ts';
@@ -26,6 +26,7 @@ import { peerCaller } from './peer-client.ts';
 import { SchemaValidator } from './schema-validator.ts';
 import { WitnessDesk } from './witness-probe.ts';
 import { redactSecrets } from './redact.ts';
+import { planReload } from './reload-plan.ts';
 import { ControlServer, type TransportSettings } from '../transports/control-server.ts';
 import { BasicAuth } from '../transports/basic-auth.ts';
 import { fileStoreFactory } from '../store/file-store.ts';
@@ -33,6 +34,7 @@ import { ServerMetrics } from '../metrics/server-metrics.ts';
 import { timedMedium } from '../metrics/timed-medium.ts';
 import { OperatorRoutes } from '../operator/operator-routes.ts';
 import { registerOperatorCommands } from '../operator/operator-commands.ts';
+import type { StoreFactory } from '../store/store.ts';
 
 const COMMAND_SCHEMA_DIR = fileURLToPath(new URL('../../schemas/commands/', import.meta.url));
 
@@ -47,12 +49,16 @@ export interface ServerOptions {
   readonly version: { version: string; extended: string; report: string };
   /** Called after a `shutdown` command has been answered; the caller stops the server and exits. */
   readonly onShutdownRequested: (exitValue: number) => void;
+  /** The log level was set on the command line: a reload leaves it alone. */
+  readonly fixedLogLevel?: boolean;
 }
 
 /** Everything that a (re)load replaces as one unit. */
 interface Runtime {
   readonly prepared: PreparedConfig;
   readonly registry: CommandRegistry;
+  readonly callouts: CalloutRegistry;
+  readonly stores: StoreFactory;
   readonly status: Map<string, () => unknown>;
   readonly hooks: HooksManager;
   readonly faults: FaultTable | undefined;
@@ -77,6 +83,8 @@ export class LivesetServer {
   private applying: Promise<unknown> = Promise.resolve();
   /** Lives as long as the process's server, across reloads, so counters never go back. */
   private readonly metrics: ServerMetrics;
+  /** Loggers handed to libraries, so a reload can change their level too. */
+  private readonly libraryLoggers = new Set<Logger>();
 
   private constructor(private readonly opts: ServerOptions) {
     this.startedAtMs = opts.clock.monotonicMs();
@@ -186,12 +194,49 @@ export class LivesetServer {
       (name, medium) => timedMedium(name, medium, (...a) => this.metrics.storeSynced(...a)),
       this.opts.logger.child({ lib: 'store' }),
     );
-    await hooks.loadAll(prepared.libs, (lib, footprint): LibraryHandle => {
+    await hooks.loadAll(prepared.libs, this.handleFactory(prepared, { registry, callouts, status, faults, stores }));
+    registry.freeze();
+    // Built-in schemas compile in the background once this turn (listen, on start) is done.
+    setImmediate(() => registry.compilePending());
+    return {
+      prepared,
+      registry,
+      callouts,
+      stores,
+      status,
+      hooks,
+      faults,
+      loadedAtMs: this.opts.clock.monotonicMs(),
+      settings: this.settingsOf(prepared, faults),
+    };
+  }
+
+  private settingsOf(prepared: PreparedConfig, faults: FaultTable | undefined): TransportSettings {
+    const config = prepared.loaded.config;
+    const auth = config.server.authentication;
+    return {
+      bodyLimit: config.server['body-limit'],
+      services: config.server.services,
+      http: config.server.control.http,
+      websocket: config.server.control.websocket,
+      ui: config.server.control.ui,
+      metrics: config.server.control.metrics,
+      metricsOpenOnLoopback: config.server.control['metrics-unauthenticated-loopback'],
+      ...(auth ? { auth: new BasicAuth(auth.realm, prepared.authClients) } : {}),
+      ...(faults ? { dropFrom: (peer: string) => faults.isCut(peer, 'in') } : {}),
+    };
+  }
+
+  /** The handle each library of `prepared` gets, wired to one runtime's registries. */
+  private handleFactory(prepared: PreparedConfig, rt: Pick<Runtime, 'registry' | 'callouts' | 'status' | 'faults' | 'stores'>): HandleFactory {
+    const { registry, callouts, status, faults, stores } = rt;
+    return (lib, footprint): LibraryHandle => {
       const owner = lib.library.name;
       const logger = this.opts.logger.child({ lib: owner });
+      this.libraryLoggers.add(logger);
       // Peer calls still in flight when the library is gone are aborted, not left to time out.
       const unloaded = new AbortController();
-      footprint.cleanups.push(() => unloaded.abort());
+      footprint.cleanups.push(() => unloaded.abort(), () => this.libraryLoggers.delete(logger));
       return {
         parameters: lib.parameters,
         serverName: prepared.serverName,
@@ -230,36 +275,16 @@ export class LivesetServer {
         dispatch: (command, args, ctx) =>
           this.dispatch({ command, arguments: structuredClone(args) }, { transport: 'internal', positional: false, ...ctx }),
       };
-    });
-    registry.freeze();
-    // Built-in schemas compile in the background once this turn (listen, on start) is done.
-    setImmediate(() => registry.compilePending());
-    const auth = config.server.authentication;
-    return {
-      prepared,
-      registry,
-      status,
-      hooks,
-      faults,
-      loadedAtMs: this.opts.clock.monotonicMs(),
-      settings: {
-        bodyLimit: config.server['body-limit'],
-        services: config.server.services,
-        http: config.server.control.http,
-        websocket: config.server.control.websocket,
-        ui: config.server.control.ui,
-        metrics: config.server.control.metrics,
-        metricsOpenOnLoopback: config.server.control['metrics-unauthenticated-loopback'],
-        ...(auth ? { auth: new BasicAuth(auth.realm, prepared.authClients) } : {}),
-        ...(faults ? { dropFrom: (peer: string) => faults.isCut(peer, 'in') } : {}),
-      },
     };
   }
 
   /**
-   * Applies a new configuration. Everything is validated first, so a bad one changes nothing. Then
-   * the old libraries unload (they hold timers and store files the new ones will open) and the new
-   * ones load; if that fails, the old configuration is loaded again and the answer says why.
+   * Applies a new configuration. Everything is validated first, so a bad one changes nothing.
+   * When the libraries and their context are the same (see planReload), libraries keep running:
+   * unchanged ones are not touched, changed ones get their new parameters or are restarted alone.
+   * Otherwise every library unloads (they hold timers and store files the new ones will open) and
+   * the new set loads. A failure rolls back to the running configuration and the answer says why;
+   * a failed rollback stops the server with an error rather than run without its libraries.
    */
   private apply(load: () => ReturnType<typeof loadConfigFile>, what: string): Promise<Answer> {
     // One (re)configuration at a time: two interleaved reloads would unload the same libraries twice.
@@ -279,15 +304,79 @@ export class LivesetServer {
       this.opts.logger.warn({ msgId: 'CORE_LISTEN_UNCHANGED', listen: prepared.listen.href }, 'a new listen address takes effect at the next restart');
     }
     const previous = this.runtime;
-    await previous.hooks.unloadAll();
+    const plan = planReload(previous.prepared, prepared);
+    try {
+      if (plan.kind === 'in-place') await this.reconfigureInPlace(previous, prepared, plan.changed);
+      else await this.rebuild(previous, prepared, plan.reason);
+    } catch (err) {
+      return this.applyFailed(what, err);
+    }
+    this.applyLogLevel(prepared);
+    this.opts.logger.info({ msgId: 'CORE_CONFIG_APPLIED', source: what, libraries: plan.kind === 'in-place' ? 'kept' : 'reloaded' }, 'configuration applied');
+    return ok('Configuration successful.');
+  }
+
+  /** Same libraries: offer the changed ones their parameters, restart those that decline. */
+  private async reconfigureInPlace(rt: Runtime, prepared: PreparedConfig, changed: readonly ResolvedLibrary[]): Promise<void> {
+    const old = (lib: ResolvedLibrary) => rt.prepared.libs.find((l) => l.library === lib.library) as ResolvedLibrary;
+    const applied: ResolvedLibrary[] = [];
+    const restart: ResolvedLibrary[] = [];
+    try {
+      for (const lib of changed) {
+        if (lib.library.reconfigure !== undefined && (await lib.library.reconfigure(lib.parameters))) applied.push(lib);
+        else restart.push(lib);
+      }
+      const order = prepared.libs.map((l) => l.library.name);
+      if (restart.length > 0) await rt.hooks.restart(restart, order, this.handleFactory(prepared, rt));
+    } catch (err) {
+      await this.rollBack(async () => {
+        for (const lib of applied) await lib.library.reconfigure?.(old(lib).parameters);
+        if (restart.length > 0) await rt.hooks.restart(restart.map(old), rt.prepared.libs.map((l) => l.library.name), this.handleFactory(rt.prepared, rt));
+      });
+      throw err;
+    }
+    this.runtime = { ...rt, prepared, settings: this.settingsOf(prepared, rt.faults), loadedAtMs: this.opts.clock.monotonicMs() };
+    for (const lib of [...applied, ...restart]) {
+      this.opts.logger.info({ msgId: 'CORE_LIBRARY_RECONFIGURED', library: lib.library.name, restarted: restart.includes(lib) }, `library ${lib.library.name} has its new parameters`);
+    }
+  }
+
+  /** Different libraries or context: unload all, load the new set. */
+  private async rebuild(rt: Runtime, prepared: PreparedConfig, reason: string): Promise<void> {
+    this.opts.logger.info({ msgId: 'CORE_LIBRARIES_RELOADING', reason }, `reloading every library: ${reason}`);
+    await rt.hooks.unloadAll();
     try {
       this.runtime = await this.buildRuntime(prepared);
     } catch (err) {
-      this.runtime = await this.buildRuntime(previous.prepared);
-      return this.applyFailed(what, err);
+      await this.rollBack(async () => {
+        this.runtime = await this.buildRuntime(rt.prepared);
+      });
+      throw err;
     }
-    this.opts.logger.info({ msgId: 'CORE_CONFIG_APPLIED', source: what }, 'configuration applied');
-    return ok('Configuration successful.');
+  }
+
+  /** Restores the running configuration after a failed apply; if even that fails, the server stops. */
+  private async rollBack(restore: () => Promise<void>): Promise<void> {
+    try {
+      await restore();
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      this.opts.logger.fatal(
+        { msgId: 'CORE_ROLLBACK_FAILED', err },
+        `the new configuration failed and the running one could not be restored (${reason}); stopping rather than run without libraries`,
+      );
+      this.opts.onShutdownRequested(1);
+      throw new Error(`rollback failed: ${reason}; the server is stopping`);
+    }
+  }
+
+  /** The configuration's log level, unless the command line fixed one. */
+  private applyLogLevel(prepared: PreparedConfig): void {
+    if (this.opts.fixedLogLevel === true) return;
+    const level = prepared.loaded.config.logging.level;
+    if (this.opts.logger.level === level) return;
+    this.opts.logger.level = level;
+    for (const child of this.libraryLoggers) child.level = level;
   }
 
   private applyFailed(what: string, err: unknown): Answer {

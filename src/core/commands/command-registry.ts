@@ -84,6 +84,11 @@ export class CommandRegistry {
     this.frozen = true;
   }
 
+  /** Opens the registry again while a reload restarts a library (no request runs in between). */
+  thaw(): void {
+    this.frozen = false;
+  }
+
   names(): string[] {
     return [...this.commands.keys()].sort();
   }

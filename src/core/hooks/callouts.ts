@@ -26,6 +26,14 @@ export class CalloutRegistry {
     }
   }
 
+  /**
+   * Re-establishes library order after a library was restarted (its callouts were appended at
+   * the end): a stable sort keeps registration order within each library.
+   */
+  sortBy(rank: (owner: string) => number): void {
+    for (const list of this.points.values()) list.sort((a, b) => rank(a.owner) - rank(b.owner));
+  }
+
   has(point: string): boolean {
     return this.points.has(point);
   }

@@ -107,6 +107,14 @@ export interface HookLibrary {
   /** Cross-field checks beyond the schema (Kea's config parser); returns problems, empty if fine. */
   check?(parameters: unknown, serverName: string): readonly string[];
   load(handle: LibraryHandle): void | Promise<void>;
+  /**
+   * A reload changed this library's parameters (already valid against its schema; the handle's
+   * `parameters` field keeps the old ones). Apply them in place and return true, or return false
+   * when the library must be restarted (unload, then load with the new parameters). Without this
+   * method a library with changed parameters is restarted; one whose parameters did not change is
+   * never disturbed by a reload.
+   */
+  reconfigure?(parameters: unknown): boolean | Promise<boolean>;
   /** Stops timers and services. Must be idempotent. */
   unload(): void | Promise<void>;
 }

@@ -1,0 +1,108 @@
+// config-reload reconfigures in place: a change that leaves the libraries' parameters alone must
+// not disturb them (no HA restart in waiting, no shutting-down pool heartbeat that makes the
+// master mark this host not live); a library whose parameters changed is restarted alone.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePorts, keaCommand, startLiveset, startMembers, waitFor } from '../helpers/liveset.ts';
+
+const haState = async (url: string): Promise<string> =>
+  (await keaCommand(url, 'status-get')).arguments['high-availability'][0]['ha-servers'].local.state;
+
+/** live flags of every pool host as the master sees them. */
+async function liveness(master: string): Promise<boolean[]> {
+  const metrics = await keaCommand(master, 'host_metrics.get_all_records');
+  return Object.values(metrics.arguments as Record<string, { live: boolean }>).map((m) => m.live);
+}
+
+test('config-reload with only a log-level change keeps HA in its state and every pool host live', async (t) => {
+  const ports = await freePorts(2);
+  const urls = ports.map((p) => `http://127.0.0.1:${p}/`);
+  const dataRoot = mkdtempSync(join(tmpdir(), 'liveset-reload-'));
+  const config = {
+    server: { 'data-dir': join(dataRoot, '${server}') },
+    logging: { level: 'info', format: 'json' },
+    'hooks-libraries': [
+      {
+        library: 'ha',
+        parameters: {
+          'high-availability': [{
+            mode: 'load-balancing', 'heartbeat-delay': 100, 'max-response-delay': 1000,
+            peers: [{ name: 'server1', url: urls[0], role: 'primary' }, { name: 'server2', url: urls[1], role: 'secondary' }],
+          }],
+        },
+      },
+      {
+        library: 'pool',
+        parameters: {
+          name: 'reload-pool', master: 'server1',
+          hosts: [{ name: 'server1', url: urls[0] }, { name: 'server2', url: urls[1] }],
+          credentials: [{ user: 'root', password: 'secret' }],
+          'heartbeat-interval': 100, 'assumed-dead-interval': 3000,
+        },
+      },
+    ],
+  };
+  const { servers, stopAll } = await startMembers(config, ['server1', 'server2'], () => rmSync(dataRoot, { recursive: true, force: true }));
+  t.after(stopAll);
+  const [s1, s2] = [servers.get('server1')!, servers.get('server2')!];
+  await waitFor(async () => (await haState(s1.url)) === 'load-balancing' && (await haState(s2.url)) === 'load-balancing', { timeoutMs: 60_000, what: 'both in load-balancing' });
+  await waitFor(async () => (await liveness(s1.url)).every(Boolean), { timeoutMs: 30_000, what: 'both pool hosts live' });
+
+  // The file both servers were started from, with only the log level changed; server2 (a pool slave) reloads it.
+  const file = JSON.parse(readFileSync(s2.configFile, 'utf8')) as typeof config;
+  writeFileSync(s2.configFile, JSON.stringify({ ...file, logging: { ...file.logging, level: 'debug' } }, null, 2));
+  const logsBefore = s2.logs().length;
+  assert.deepEqual(await keaCommand(s2.url, 'config-reload'), { result: 0, text: 'Configuration successful.' });
+
+  // Right after the answer and for a while after: nothing restarted, nobody marked not live.
+  const until = Date.now() + 2_000;
+  while (Date.now() < until) {
+    assert.equal(await haState(s2.url), 'load-balancing', 'HA kept its state (a restart would be in waiting)');
+    assert.deepEqual(await liveness(s1.url), [true, true], 'the master never saw server2 go down');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await waitFor(() => s2.logs().slice(logsBefore).includes('CORE_CONFIG_APPLIED'), { what: 'the reload logged' });
+  const reloadLogs = s2.logs().slice(logsBefore);
+  assert.doesNotMatch(reloadLogs, /CORE_LIBRARY_UNLOADED|HA_SERVICE_STOPPED|"shutting-down"/);
+  assert.match(reloadLogs, /"msgId":"CORE_CONFIG_APPLIED"[^\n]*"libraries":"kept"/);
+
+  // A changed parameter of one library restarts that library only: pool keeps running.
+  const changed = JSON.parse(readFileSync(s2.configFile, 'utf8')) as typeof config;
+  const ha = changed['hooks-libraries'][0]!.parameters as { 'high-availability': Record<string, unknown>[] };
+  ha['high-availability'][0]!['max-response-delay'] = 1500;
+  writeFileSync(s2.configFile, JSON.stringify(changed, null, 2));
+  const mark = s2.logs().length;
+  assert.deepEqual(await keaCommand(s2.url, 'config-reload'), { result: 0, text: 'Configuration successful.' });
+  await waitFor(() => /"msgId":"CORE_LIBRARY_RECONFIGURED","library":"ha","restarted":true/.test(s2.logs().slice(mark)), { what: 'ha restarted' });
+  const restartLogs = s2.logs().slice(mark);
+  assert.match(restartLogs, /"msgId":"CORE_LIBRARY_UNLOADED","library":"ha"/);
+  assert.doesNotMatch(restartLogs, /"library":"pool"/, 'pool untouched');
+  assert.deepEqual(await liveness(s1.url), [true, true]);
+  await waitFor(async () => (await haState(s2.url)) === 'load-balancing', { timeoutMs: 60_000, what: 'ha back in load-balancing' });
+});
+
+test('a reload whose rollback fails too stops the server with a clear error instead of running without libraries', async (t) => {
+  const [port] = await freePorts(1);
+  const dir = mkdtempSync(join(tmpdir(), 'liveset-rollback-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const marker = join(dir, 'refuse');
+  const library = fileURLToPath(new URL('../fixtures/marker-library.mjs', import.meta.url));
+  const config = (generation: number) => ({
+    server: { listen: `http://127.0.0.1:${port}/` },
+    logging: { level: 'info', format: 'json' },
+    'hooks-libraries': [{ library, parameters: { 'refuse-if-exists': marker, generation } }],
+  });
+  const s = await startLiveset({ config: config(1) });
+  t.after(() => s.stop());
+  writeFileSync(s.configFile, JSON.stringify(config(2)));
+  writeFileSync(marker, ''); // from now on the library loads neither with the new nor with the old parameters
+  const answer = await keaCommand(s.url, 'config-reload');
+  assert.equal(answer.result, 1);
+  assert.match(answer.text ?? '', /rollback failed: .*refuse exists; the server is stopping/);
+  assert.equal(await s.exited(), 1, 'exits with an error status');
+  assert.match(s.logs(), /"level":60[^\n]*"msgId":"CORE_ROLLBACK_FAILED"/);
+});
