@@ -89,3 +89,14 @@ test('two slaves that follow each other (no master) are reported as POOL_NO_MAST
   assert.match(String(line['msg']), /pool has no master/);
   assert.equal(sim.logged.filter((l) => l['msgId'] === 'POOL_NO_MASTER' && l['host'] === line['host']).length, 1, 'once per occurrence, not per heartbeat');
 });
+
+test('two concurrent master changes on one host: the guard is taken before the first await, so one is refused', async (t) => {
+  const sim = new SimPool(poolParams());
+  t.after(() => sim.stopAll());
+  for (const h of sim.names) await sim.start(h);
+  await until(async () => Object.values((await sim.ok('host1', 'host_metrics.get_all_records')) as Record<string, { live: boolean }>).every((m) => m.live));
+  const run = () => sim.call('host2', 'host.local_execute', { op: 'pool.designate_new_master' });
+  const answers = await Promise.all([run(), run()]);
+  assert.deepEqual(answers.map((a) => a.error ?? 'ok').sort(), ['DESIGNATE_NEW_MASTER_IN_PROGRESS', 'ok'], JSON.stringify(answers));
+  assert.equal(await oneMaster(sim), 'host2');
+});
