@@ -346,6 +346,7 @@ test('an ha_partner_failure_check callout that sees the partner alive holds part
   await net.clock.advance(40_000);
   assert.equal(net.state('server1'), 'communication-recovery');
   assert.match(String(net.nodes.get('server1')!.service.current.witness?.last?.reason), /clients still reach server2/);
+});
 
 test('maintenance: two concurrent ha-maintenance-start: the machine takes one, the other is answered as refused', async () => {
   const net = new Net();
