@@ -22,7 +22,7 @@ import { describeCluster, resolveLibraries, type BuiltinLibraries, type Resolved
 import type { LoadedConfig } from './config/config-types.ts';
 import type { Clock } from './clock.ts';
 import type { Logger } from './logger.ts';
-import { peerCaller } from './peer-client.ts';
+import { callPeer, peerCaller } from './peer-client.ts';
 import { SchemaValidator } from './schema-validator.ts';
 import { WitnessDesk } from './witness-probe.ts';
 import { redactSecrets } from './redact.ts';
