@@ -57,6 +57,10 @@ export const ERROR_CATALOGUE = {
   SR_HAS_PBD: plain('SR still has PBDs'),
   PBD_EXISTS: plain('PBD already exists'),
   EVENTS_LOST: plain('events were lost; re-read the objects and start again'),
+  // pool HA failover planner and admission control
+  HA_OPERATION_WOULD_BREAK_FAILOVER_PLAN: plain('this operation would break the HA failover plan'),
+  HOST_EVACUATE_VM_NOT_HA_PROTECTED: plain('cannot evacuate the host: a VM on it is not protected by HA'),
+  HOST_NOT_LIVE: plain('host is not live'),
   // ha library (Kea HA); Kea reports these as result 1 with its own texts
   HA_ERROR: plain('HA error'),
   HA_UNKNOWN_SERVER: plain('no HA relationship for server'),

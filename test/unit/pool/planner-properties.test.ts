@@ -1,0 +1,138 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import {
+  chooseHeuristic, planAlwaysPossible, planApproximatelyPossible, planExists, type PackConfig,
+} from '../../../src/hook-libs/pool/model/binpack.ts';
+
+/**
+ * The planner's heuristics against a brute force written here from the definition alone (spec §5.3):
+ * try every sequence of r distinct failing hosts; after each failure put the dead host's VMs, biggest
+ * first, each on the survivor with the most free memory (earliest host on ties); any VM that fits
+ * nowhere means no plan.
+ */
+
+interface World {
+  free: number[];
+  sizes: number[];
+  /** host index per VM */
+  at: number[];
+}
+
+function bruteForce(w: World, r: number): boolean {
+  const n = w.free.length;
+  if (n < r || (n === r && w.sizes.length > 0)) return false;
+  const walk = (free: (number | null)[], at: number[], depth: number): boolean => {
+    if (depth === r) return true;
+    for (let dead = 0; dead < n; dead++) {
+      if (free[dead] === null) continue;
+      const f = [...free];
+      f[dead] = null;
+      const a = [...at];
+      const moving = a.map((h, vm) => ({ h, vm })).filter((x) => x.h === dead).map((x) => x.vm);
+      // stable sort by size descending keeps VM index order on ties, as the caller's order
+      moving.sort((x, y) => (w.sizes[y] as number) - (w.sizes[x] as number) || x - y);
+      for (const vm of moving) {
+        let best = -1;
+        for (let h = 0; h < n; h++) if (f[h] !== null && (best < 0 || (f[h] as number) > (f[best] as number))) best = h;
+        if (best < 0 || (w.sizes[vm] as number) > (f[best] as number)) return false;
+        f[best] = (f[best] as number) - (w.sizes[vm] as number);
+        a[vm] = best;
+      }
+      if (!walk(f, a, depth + 1)) return false;
+    }
+    return true;
+  };
+  return walk([...w.free], [...w.at], 0);
+}
+
+function toConfig(w: World, r: number): PackConfig {
+  return {
+    hosts: w.free.map((free, i) => ({ ref: `h${String(i).padStart(2, '0')}`, free })),
+    vms: w.sizes.map((size, i) => ({ ref: `v${String(i).padStart(2, '0')}`, size })),
+    placement: new Map(w.at.map((h, i) => [`v${String(i).padStart(2, '0')}`, `h${String(h).padStart(2, '0')}`])),
+    failures: r,
+  };
+}
+
+/** Small random pools: up to 8 hosts, 20 VMs; host free memory after its VMs, sizes in small units. */
+const world = fc.integer({ min: 1, max: 8 }).chain((hosts) =>
+  fc.record({
+    free: fc.array(fc.integer({ min: 0, max: 40 }), { minLength: hosts, maxLength: hosts }),
+    vms: fc.array(fc.record({ size: fc.integer({ min: 1, max: 16 }), host: fc.integer({ min: 0, max: hosts - 1 }) }), { maxLength: 20 }),
+  }).map(({ free, vms }): World => ({ free, sizes: vms.map((v) => v.size), at: vms.map((v) => v.host) })));
+
+const failures = fc.integer({ min: 0, max: 3 });
+const RUNS = 3000;
+
+test('exhaustive planner agrees with the brute force', { timeout: 120_000 }, () => {
+  const seen = { yes: 0, no: 0 };
+  fc.assert(fc.property(world, failures, (w, r) => {
+    const expected = bruteForce(w, r);
+    seen[expected ? 'yes' : 'no']++;
+    return planAlwaysPossible(toConfig(w, r)) === expected;
+  }), { numRuns: RUNS, seed: 1302 });
+  // The generator must reach both answers often, or agreement proves little.
+  assert.ok(seen.yes > RUNS / 10 && seen.no > RUNS / 10, JSON.stringify(seen));
+});
+
+test('the approximate bound is never more optimistic than the brute force', { timeout: 120_000 }, () => {
+  let optimistic = 0;
+  fc.assert(fc.property(world, failures, (w, r) => {
+    if (!planApproximatelyPossible(toConfig(w, r))) return true;
+    optimistic++;
+    return bruteForce(w, r);
+  }), { numRuns: RUNS, seed: 1303 });
+  assert.ok(optimistic > RUNS / 10, `the approximate bound said yes only ${optimistic} times`);
+});
+
+test('max failures to tolerate by bisection matches a linear scan of the brute force', { timeout: 120_000 }, () => {
+  fc.assert(fc.property(world, (w) => {
+    const n = w.free.length;
+    let lo = 0;
+    let hi = n;
+    while (lo < hi) {
+      const mid = Math.ceil((lo + hi) / 2);
+      if (planExists(toConfig(w, mid)).exists) lo = mid;
+      else hi = mid - 1;
+    }
+    let linear = 0;
+    while (linear < n && bruteForce(w, linear + 1)) linear++;
+    // For r ≤ 3 on ≤ 8 hosts xapi's choice is always exhaustive, so bisection must equal brute force there;
+    // beyond, the approximate bound may only be lower.
+    if (lo <= 3 && linear <= 3) return lo === linear;
+    return lo <= linear && lo >= Math.min(linear, 3);
+  }), { numRuns: 1000, seed: 1304 });
+});
+
+test('same pool, same answer: the planner is a pure function of its inputs', () => {
+  fc.assert(fc.property(world, failures, (w, r) => {
+    const a = planExists(toConfig(w, r));
+    const b = planExists(toConfig(structuredClone(w), r));
+    return a.exists === b.exists && a.heuristic === b.heuristic;
+  }), { numRuns: 500, seed: 1305 });
+});
+
+test("xapi's rule chooses the heuristic: n > 32 or C(n,r)·r! ≥ 3500 → approximate", () => {
+  assert.equal(chooseHeuristic(16, 3), 'exhaustive'); // 3360
+  assert.equal(chooseHeuristic(16, 4), 'approximate'); // 43680
+  assert.equal(chooseHeuristic(32, 2), 'exhaustive'); // 992
+  assert.equal(chooseHeuristic(33, 1), 'approximate');
+  assert.equal(chooseHeuristic(8, 3), 'exhaustive');
+  assert.equal(chooseHeuristic(64, 3), 'approximate');
+  assert.equal(chooseHeuristic(10, 0), 'exhaustive');
+});
+
+test('the answer says which heuristic ran', () => {
+  const small = toConfig({ free: [8, 8, 8], sizes: [4, 4], at: [0, 1] }, 1);
+  assert.deepEqual(planExists(small), { exists: true, heuristic: 'exhaustive' });
+  const none = toConfig({ free: [8, 8], sizes: [], at: [] }, 1);
+  assert.deepEqual(planExists(none), { exists: true, heuristic: 'none' });
+  const trivial = toConfig({ free: [8, 8], sizes: [1], at: [0] }, 2);
+  assert.deepEqual(planExists(trivial), { exists: false, heuristic: 'trivial' });
+  const big: PackConfig = {
+    hosts: Array.from({ length: 40 }, (_, i) => ({ ref: `h${String(i).padStart(2, '0')}`, free: 16 })),
+    vms: [{ ref: 'v0', size: 8 }], placement: new Map([['v0', 'h00']]), failures: 2,
+  };
+  assert.deepEqual(planExists(big), { exists: true, heuristic: 'approximate' });
+});
