@@ -1,11 +1,14 @@
 import { HOOKS_API_VERSION, type HookLibrary, type LibraryHandle } from '../../core/hooks/hook-library.ts';
 import schema from '../../../schemas/libraries/pool.schema.json' with { type: 'json' };
 import { hostCommands, localStatus } from './commands/host-commands.ts';
+import { plannerCommands } from './commands/planner-commands.ts';
 import { poolCommands } from './commands/pool-commands.ts';
 import { recordCommands } from './commands/record-commands.ts';
 import { sessionCommands } from './commands/session-commands.ts';
 import { vmCommands } from './commands/vm-commands.ts';
 import { checkPoolConfig, parsePoolConfig, poolMembers } from './pool-config.ts';
+import { RestartRunner } from './ha-restarts.ts';
+import { PoolPlanner } from './pool-planner.ts';
 import { PoolService } from './pool-service.ts';
 
 let service: PoolService | undefined;
@@ -13,6 +16,8 @@ let service: PoolService | undefined;
 /** Builds the pool service on a handle and registers its calls; `start()` recovers and runs it. */
 export function buildPool(handle: LibraryHandle): PoolService {
   const svc = new PoolService(parsePoolConfig(handle.parameters), handle);
+  svc.planner = new PoolPlanner(svc);
+  svc.restarts = new RestartRunner(svc, svc.planner);
   const names: string[] = [];
   const commands = [
     ...sessionCommands(svc, () => names),
@@ -20,6 +25,7 @@ export function buildPool(handle: LibraryHandle): PoolService {
     ...hostCommands(svc),
     ...poolCommands(svc),
     ...vmCommands(svc),
+    ...plannerCommands(svc, svc.planner),
   ];
   for (const c of commands) {
     handle.registerCommand({ name: c.name, handler: c.handler });

@@ -158,6 +158,7 @@ export async function executeLocal(svc: PoolService, args: Record<string, unknow
       return new Date(svc.wallMs()).toISOString();
     case 'VM.start':
     case 'VM.shutdown':
+    case 'VM.migrate':
       svc.log.info({ msgId: 'POOL_LOCAL_EXECUTE', op: args['op'], vm: args['vm'] }, `${String(args['op'])} executed on this host`);
       return '';
     case 'pool.designate_new_master':

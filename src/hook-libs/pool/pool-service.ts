@@ -16,6 +16,8 @@ import type { PoolConfig, PoolHost } from './pool-config.ts';
 import { SessionTable } from './sessions.ts';
 import { PoolTimers } from './pool-timers.ts';
 import { executeLocal, resumeCoordination } from './master-change-runner.ts';
+import type { PoolPlanner } from './pool-planner.ts';
+import type { RestartRunner } from './ha-restarts.ts';
 
 const EVENT_CAPACITY = 10_000;
 /** Redo records after which the database store is compacted into a snapshot. */
@@ -59,6 +61,9 @@ export class PoolService {
   /** Every timer this service set outside PoolTimers; stop() cancels them all. */
   private readonly timerSet = new Set<{ timer: Timer; cancelled(): void }>();
   readonly timers: PoolTimers;
+  /** The failover planner and the restart runner (set by the library entry; see pool-planner.ts). */
+  planner!: PoolPlanner;
+  restarts!: RestartRunner;
   stopped = false;
 
   constructor(readonly cfg: PoolConfig, readonly handle: LibraryHandle) {

@@ -4,7 +4,7 @@ import { errorAnswer } from '../../../src/core/commands/error-answer.ts';
 import { CommandError } from '../../../src/core/errors.ts';
 import { toKeaAnswer } from '../../../src/transports/answer-mapping.ts';
 import type { CommandContext, CommandHandler } from '../../../src/core/commands/command.ts';
-import { PeerUnreachableError, type LibraryHandle } from '../../../src/core/hooks/hook-library.ts';
+import { PeerUnreachableError, type CalloutStatus, type LibraryHandle } from '../../../src/core/hooks/hook-library.ts';
 import { pino } from 'pino';
 import { silentLogger } from '../../../src/core/logger.ts';
 import { memoryStoreFactory, type MemoryStoreFactory } from '../../../src/store/memory-store.ts';
@@ -31,6 +31,9 @@ export class SimPool {
   readonly handlers = new Map<string, Map<string, CommandHandler>>();
   readonly services = new Map<string, PoolService>();
   readonly down = new Set<string>();
+  /** Callouts every host runs (a user library's view), and what each host published. */
+  readonly callouts = new Map<string, (args: Record<string, unknown>) => CalloutStatus | Promise<CalloutStatus>>();
+  readonly published: { host: string; event: string; data: unknown }[] = [];
 
   /** Every host's log lines, as parsed JSON with the host's name added. */
   readonly logged: Record<string, unknown>[] = [];
@@ -74,8 +77,8 @@ export class SimPool {
       registerCommand: (spec) => void handlers.set(spec.name, spec.handler),
       registerCallout: () => undefined,
       registerStatus: () => undefined,
-      runCallouts: async () => 'continue',
-      publish: () => undefined,
+      runCallouts: async (point, args) => (await this.callouts.get(point)?.(args)) ?? 'continue',
+      publish: (event, data) => void this.published.push({ host: name, event, data }),
       dispatch: async (command, args) => this.call(name, command, args),
     };
     this.down.delete(name);

@@ -79,6 +79,7 @@ export function localStatus(svc: PoolService): Record<string, unknown> {
     ...(p ? { proposal: { address: p.address, at: new Date(p.wallMs).toISOString() } } : {}),
     ...(svc.local.coordination ? { coordination: svc.local.coordination } : {}),
     generation: svc.db.generation,
+    planner: svc.planner.status(),
     ...(svc.faultWaiting ? { fault_waiting: svc.faultWaiting } : {}),
   };
 }

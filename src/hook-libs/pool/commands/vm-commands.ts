@@ -6,7 +6,7 @@ import {
   vmHalted, vmSetOrder, vmSetRestartPriority, vmStarted, type SrArgs, type VmArgs,
 } from '../model/operations.ts';
 import { isLive } from '../model/database.ts';
-import type { StringMap } from '../model/records.ts';
+import type { Database, StringMap } from '../model/records.ts';
 import type { PoolService } from '../pool-service.ts';
 import { call, type PoolCommand } from './define.ts';
 
@@ -72,8 +72,17 @@ export function vmCommands(svc: PoolService): PoolCommand[] {
       return value(created);
     }),
     call(svc, 'VM.destroy', 'master-write', async (a) => done(svc.transact((db) => vmDestroy(db, String(a['self']))))),
-    call(svc, 'VM.set_ha_restart_priority', 'master-write', async (a) =>
-      done(svc.transact((db) => vmSetRestartPriority(db, String(a['self']), String(a['value']))))),
+    call(svc, 'VM.set_ha_restart_priority', 'master-write', async (a) => {
+      const vm = String(a['self']);
+      await svc.transact((db) => {
+        const changes = vmSetRestartPriority(db, vm, String(a['value']));
+        // Making a running VM protected must keep the plan (xapi: assert_new_vm_preserves_ha_plan).
+        if (a['value'] === 'restart' && get(db, 'VM', vm).power_state !== 'Halted') svc.planner.admit(db, { vmsToProtect: [vm] });
+        return changes;
+      });
+      await svc.planner.invalidate(`restart priority of ${vm} changed`);
+      return value('');
+    }),
     call(svc, 'VM.set_order', 'master-write', async (a) => done(svc.transact((db) => vmSetOrder(db, String(a['self']), Number(a['value']))))),
     call(svc, 'VM.start', 'master-write', async (a) => {
       const vm = String(a['vm']);
@@ -89,6 +98,7 @@ export function vmCommands(svc: PoolService): PoolCommand[] {
       const host = assertCanShutdown(svc.db, vm);
       await svc.forward(host, { op: 'VM.shutdown', vm });
       await svc.transact((db) => vmHalted(db, vm));
+      await svc.planner.invalidate(`VM ${vm} shut down`);
       return value('');
     }),
   ];
@@ -96,7 +106,19 @@ export function vmCommands(svc: PoolService): PoolCommand[] {
 
 async function startOn(svc: PoolService, vm: string, host: string, paused: boolean) {
   assertCanStart(svc.db, vm, host);
+  admitStart(svc, svc.db, vm, host);
   await svc.forward(host, { op: 'VM.start', vm });
-  await svc.transact((db) => vmStarted(db, vm, host, paused));
+  await svc.transact((db) => {
+    admitStart(svc, db, vm, host);
+    return vmStarted(db, vm, host, paused);
+  });
+  await svc.planner.invalidate(`VM ${vm} started`);
   return value('');
+}
+
+/** Admission control for a start: the VM's memory arrives on `host`; a `restart` VM becomes protected. */
+function admitStart(svc: PoolService, db: Database, vm: string, host: string): void {
+  const rec = get(db, 'VM', vm);
+  const protect = rec.ha_restart_priority === 'restart' && !rec.ha_always_run;
+  svc.planner.admit(db, { vmsArriving: new Map([[vm, host]]), ...(protect ? { vmsToProtect: [vm] } : {}) });
 }
