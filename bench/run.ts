@@ -9,6 +9,7 @@ import { stopAll } from './lib/children.ts';
 import { machineDescription } from './lib/machine.ts';
 import { markdownTable, textTable, type Row } from './lib/report.ts';
 import { memory } from './memory.ts';
+import { planner, type PlannerOptions } from './planner.ts';
 import { profileBaseline, profileControlChannel, profileHeartbeats, profileMarkdown } from './profile.ts';
 import { redo, type RedoOptions } from './redo.ts';
 import { startup, type StartupOptions } from './startup.ts';
@@ -56,6 +57,7 @@ interface Plan {
   fanin: FaninOptions;
   redo: RedoOptions;
   startup: StartupOptions;
+  planner: PlannerOptions;
   memorySettleMs: number;
   profileMs: number;
 }
@@ -66,6 +68,7 @@ const plan: Plan = quick
       fanin: { hosts: [64, 1000], warmupMs: 800, durationMs: 1200, floodConnections: 32 },
       redo: { rounds: 1, durationMs: 600, writers: 64, recoverySizes: [10_000, 100_000], profile: false },
       startup: { runs: 3 },
+      planner: { hosts: [16, 64], vms: [1000], failures: [1, 3], reps: 1 },
       memorySettleMs: 500,
       profileMs: 0,
     }
@@ -80,6 +83,7 @@ const plan: Plan = quick
       fanin: { hosts: [64, 256, 1000], warmupMs: 2000, durationMs: 5000, floodConnections: 64 },
       redo: { rounds: 3, durationMs: 2000, writers: 64, recoverySizes: [10_000, 100_000], profile: !values['no-profile'] },
       startup: { runs: 10 },
+      planner: { hosts: [16, 32, 64], vms: [1000, 5000], failures: [1, 2, 3], reps: 5 },
       memorySettleMs: 2000,
       profileMs: 5000,
     };
@@ -128,9 +132,10 @@ if (!saved) try {
   const fo = await section('failover', () => failover(plan.failover));
   const fi = await section('heartbeat fan-in', () => fanin(plan.fanin));
   const rd = await section('redo log', () => redo(plan.redo));
+  const pl = await section('failover planner', () => planner(plan.planner));
   const mem = await section('memory', () => memory(plan.memorySettleMs, { rss: fi?.masterRssMiB ?? NaN, baseRss: fi?.baseRssMiB ?? NaN, hosts: fi?.hosts ?? 0 }));
   const su = await section('start-up', () => startup(plan.startup));
-  for (const s of [tp, fo, fi, rd, mem, su]) if (s) (rows.push(...s.rows), notes.push(...s.notes));
+  for (const s of [tp, fo, fi, rd, pl, mem, su]) if (s) (rows.push(...s.rows), notes.push(...s.notes));
   const recoveryProfile = rd?.profile;
 
   if (plan.profileMs > 0 && !values['no-profile']) {
