@@ -215,7 +215,10 @@ test('load-balancing, 1 witness: kill -9 server2: server1 reaches partner-down w
   const down = sub.events.find((e) => e['new-state'] === 'partner-down')!;
   const since = down['since-last-heartbeat-ms'] as number;
   assert.ok(since >= D + MARGIN, 'not before max-response-delay + round trip + margin');
-  const verdicts = sub.other.filter((e) => e.method === 'ha-witness-verdict').map((e) => e.params);
+  // The verdict event may reach this subscriber after the state was polled: wait for it, bounded.
+  const verdictsNow = () => sub.other.filter((e) => e.method === 'ha-witness-verdict').map((e) => e.params);
+  for (let i = 0; i < 100 && !verdictsNow().some((v) => v['verdict'] === 'partner-failed'); i++) await new Promise((r) => setTimeout(r, 100));
+  const verdicts = verdictsNow();
   const failed = verdicts.find((v) => v['verdict'] === 'partner-failed');
   assert.ok(failed !== undefined, JSON.stringify(verdicts));
   // The machine's own rule: partner-down inside [D + M, D + 2M] after the first partner-failed round came back.
