@@ -1,5 +1,5 @@
 import { CommandError } from '../../core/errors.ts';
-import { find } from './model/database.ts';
+import { find, isLive } from './model/database.ts';
 import { vmStarted } from './model/operations.ts';
 import {
   anyHostFor, bestEffortToTry, declareDead, haltedProtected, orderGroups, REATTEMPT_WINDOW_MS, restartPlan,
@@ -52,8 +52,7 @@ export class RestartRunner {
 
     const dead = declareDead(svc.db, liveSet);
     for (const f of dead.failed) {
-      const wasLive = find(svc.db, 'host_metrics', find(svc.db, 'host', f.host)?.metrics ?? '')?.live === true;
-      if (!wasLive) continue;
+      if (!isLive(svc.db, f.host)) continue;
       svc.log.warn({ msgId: 'HA_HOST_FAILED', host: f.name, vms: f.vms.length }, `Server '${f.name}' has failed`);
       svc.handle.publish('pool-ha-host-failed', { host: f.host, name_label: f.name });
       await svc.handle.runCallouts('ha_host_pre_declare_dead', { host: f.host, name_label: f.name, reason: 'fenced' });

@@ -1,6 +1,6 @@
 import { isLive, poolEntry } from './model/database.ts';
 import type { Heuristic } from './model/binpack.ts';
-import { assertChangePreservesPlan, planForFailures, poolStatusUpdate, protectedVms, type PlanChange, type PlanStatus } from './model/planner.ts';
+import { assertChangePreservesPlan, poolStatusUpdate, type PlanChange, type PlanStatus } from './model/planner.ts';
 import type { Database, DbChange, Ref } from './model/records.ts';
 import type { PoolService } from './pool-service.ts';
 
@@ -38,10 +38,7 @@ export class PoolPlanner {
       const [poolRef, pool] = poolEntry(db);
       const live = this.liveSet(db);
       const update = poolStatusUpdate(db, live);
-      const now = protectedVms(db).length === 0
-        ? { status: 'Plan_exists_for_all_VMs' as const, heuristic: 'none' as const }
-        : planForFailures(db, live, pool.ha_host_failures_to_tolerate);
-      this.last = { ...now, target: pool.ha_host_failures_to_tolerate, atMs: svc.wallMs() };
+      this.last = { ...update.plan, target: pool.ha_host_failures_to_tolerate, atMs: svc.wallMs() };
       alerts = update.events;
       const changes: DbChange[] = Object.keys(update.fields).length > 0 ? [{ op: 'mod', class: 'pool', ref: poolRef, fields: update.fields }] : [];
       return changes;

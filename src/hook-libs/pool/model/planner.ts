@@ -185,7 +185,8 @@ export type PlanEvent =
 export interface PoolStatusUpdate {
   readonly fields: { ha_plan_exists_for?: number; ha_overcommitted?: boolean };
   readonly events: PlanEvent[];
-  readonly heuristic: Heuristic;
+  /** The plan for the target number of failures, as computed for this update. */
+  readonly plan: PlanAnswer;
 }
 
 /**
@@ -202,9 +203,9 @@ export function poolStatusUpdate(db: Database, liveSet: ReadonlySet<Ref>): PoolS
   if (now.status === 'Plan_exists_for_all_VMs') {
     if (pool.ha_overcommitted) fields.ha_overcommitted = false;
     if (pool.ha_plan_exists_for !== target) fields.ha_plan_exists_for = target;
-    return { fields, events, heuristic: now.heuristic };
+    return { fields, events, plan: now };
   }
-  const { max, heuristic } = maxHostFailuresToTolerate(db, liveSet);
+  const { max } = maxHostFailuresToTolerate(db, liveSet);
   if (pool.ha_plan_exists_for !== max) {
     const value = Math.min(target, max);
     if (value !== pool.ha_plan_exists_for) fields.ha_plan_exists_for = value;
@@ -214,5 +215,5 @@ export function poolStatusUpdate(db: Database, liveSet: ReadonlySet<Ref>): PoolS
     fields.ha_overcommitted = true;
     events.push({ name: 'HA_POOL_OVERCOMMITTED' });
   }
-  return { fields, events, heuristic };
+  return { fields, events, plan: now };
 }

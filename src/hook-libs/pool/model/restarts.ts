@@ -11,8 +11,6 @@ import { NULL_REF } from './records.ts';
  * groups, and which best-effort VMs to try. The shell (ha-restarts.ts) runs the starts and callouts.
  */
 
-const RUNNING = new Set(['Running', 'Paused']);
-
 /** Seconds within which a VM is not attempted again (xapi's re-attempt window). */
 export const REATTEMPT_WINDOW_MS = 120_000;
 /** Failed attempts after which a best-effort VM is no longer tried. */
@@ -41,13 +39,10 @@ export function declareDead(db: Database, liveSet: ReadonlySet<Ref>): DeclareDea
     if (metrics?.live !== true && vms.length === 0) continue;
     failed.push({ host: ref, name: host.name_label, vms });
     if (metrics?.live === true) changes.push({ op: 'mod', class: 'host_metrics', ref: host.metrics, fields: { live: false } });
+    // Every VM resident on a dead host is reset, whatever power state the database last recorded.
     for (const v of vms) {
-      const vm = find(db, 'VM', v);
-      if (!vm) continue;
-      if (RUNNING.has(vm.power_state) || vm.resident_on === ref) {
-        changes.push({ op: 'mod', class: 'VM', ref: v, fields: { power_state: 'Halted', resident_on: NULL_REF } });
-        resetVms.push(v);
-      }
+      changes.push({ op: 'mod', class: 'VM', ref: v, fields: { power_state: 'Halted', resident_on: NULL_REF } });
+      resetVms.push(v);
     }
     if (vms.length > 0) {
       changes.push({ op: 'mod', class: 'host', ref, fields: { resident_VMs: host.resident_VMs.filter((v) => !vms.includes(v)) } });
