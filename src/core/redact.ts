@@ -1,4 +1,4 @@
-const SECRET_KEY = /password|secret|token/i;
+export const SECRET_KEY = /password|secret|token/i;
 
 /** A deep copy with every value under a password/secret/token key replaced, for config-get. */
 export function redactSecrets(value: unknown): unknown {

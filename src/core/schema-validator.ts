@@ -23,6 +23,9 @@ export class SchemaValidator {
     // Annotation keywords our schema files use; ajv's strict mode would reject them otherwise.
     this.ajv.addKeyword('positional');
     this.ajv.addKeyword('x-secret');
+    // Names code or a file (a library, script, password or key file, a directory): changeable only
+    // by editing the file and config-reload, never over the API (src/core/config/locked-fields.ts).
+    this.ajv.addKeyword('x-trusted');
   }
 
   private readonly cache = new WeakMap<object, (value: unknown) => SchemaProblem[]>();

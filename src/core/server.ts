@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import YAML from 'yaml';
-import { mkdirSync, renameSync, writeFileSync, openSync, fsyncSync, closeSync } from 'node:fs';
+import { chmodSync, mkdirSync, renameSync, writeFileSync, openSync, fsyncSync, closeSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ok } from './commands/answer.ts';
@@ -25,7 +25,8 @@ import type { Logger } from './logger.ts';
 import { callPeer, peerCaller } from './peer-client.ts';
 import { SchemaValidator } from './schema-validator.ts';
 import { WitnessDesk } from './witness-probe.ts';
-import { redactSecrets } from './redact.ts';
+import { redactSecrets, SECRET_KEY } from './redact.ts';
+import { lockedChanges } from './config/locked-fields.ts';
 import { planReload } from './reload-plan.ts';
 import { ControlServer, type TransportSettings } from '../transports/control-server.ts';
 import { BasicAuth } from '../transports/basic-auth.ts';
@@ -386,8 +387,14 @@ export class LivesetServer {
   }
 
   private builtinHost(faults: FaultTable | undefined, serverName: string): BuiltinHost {
-    const textLoader = (config: unknown) => () =>
-      loadConfigText(JSON.stringify(config), `${basename(this.opts.configFile)} (from command)`, this.runtime.prepared.loaded.source.dir, this.opts.env, this.validator, true);
+    // A configuration sent over the API may not name new code or files (checked before anything is
+    // imported): those change only with the file and config-reload, as an operator with a shell does.
+    const textLoader = (config: unknown, command: string) => () => {
+      const loaded = loadConfigText(JSON.stringify(config), `${basename(this.opts.configFile)} (from command)`, this.runtime.prepared.loaded.source.dir, this.opts.env, this.validator, true);
+      const locked = lockedChanges(this.runtime.prepared.loaded.config, this.runtime.prepared.libs, loaded.config, command);
+      if (locked.length > 0) throw new ConfigError(locked);
+      return loaded;
+    };
     return {
       events: this.events,
       faults,
@@ -417,15 +424,15 @@ export class LivesetServer {
       },
       configTest: async (config) => {
         try {
-          await prepareConfig(textLoader(config)(), this.opts.serverName, this.opts.builtins, this.validator);
+          await prepareConfig(textLoader(config, 'config-test')(), this.opts.serverName, this.opts.builtins, this.validator);
           return ok('Configuration seems sane.');
         } catch (err) {
           return this.applyFailed('config-test', err);
         }
       },
-      configSet: (config) => this.apply(textLoader(config), 'config-set'),
+      configSet: (config) => this.apply(textLoader(config, 'config-set'), 'config-set'),
       configReload: () => this.apply(() => loadConfigFile(this.opts.configFile, this.opts.env, this.validator, true), 'config-reload'),
-      configWrite: (filename) => this.writeConfig(filename),
+      configWrite: (filename, overwrite) => this.writeConfig(filename, overwrite),
       shutdown: (exitValue) => {
         // Let the answer leave before the listener closes.
         this.opts.clock.setTimer(10, () => this.opts.onShutdownRequested(exitValue));
@@ -447,25 +454,61 @@ export class LivesetServer {
     );
   }
 
-  private async writeConfig(filename: string | undefined): Promise<Answer> {
-    const dir = dirname(resolve(this.opts.configFile));
-    const target = resolve(dir, filename ?? basename(this.opts.configFile));
+  /**
+   * Writes the running configuration in its own form: as the file (or config-set) gave it, with
+   * `${VAR}` references kept rather than their values, so no secret from the environment lands on
+   * disk. A secret written literally in the configuration makes config-write refuse. The file is
+   * created with mode 0600 (it describes the credentials), written whole to a temporary file,
+   * synced and renamed over the target, and the running file is replaced only with `overwrite`.
+   */
+  private async writeConfig(filename: string | undefined, overwrite: boolean): Promise<Answer> {
+    const running = resolve(this.opts.configFile);
+    const dir = dirname(running);
+    const target = resolve(dir, filename ?? basename(running));
     // Like Kea 2.6+, only inside the configuration's own directory: a remote caller must not be able
     // to write arbitrary files.
     if (dirname(target) !== dir) {
       throw new CommandError('INVALID_ARGUMENTS', ['arguments.filename'], `arguments.filename: must name a file in ${dir}`);
     }
-    const config = this.runtime.prepared.loaded.config;
-    const text = target.endsWith('.json') ? `${JSON.stringify(config, null, 2)}\n` : YAML.stringify(config);
+    if (target === running && !overwrite) {
+      throw new CommandError('INVALID_ARGUMENTS', ['arguments.filename'], `arguments.filename: ${target} is the running configuration file; pass "overwrite": true to replace it, or name another file`);
+    }
+    const raw = this.runtime.prepared.loaded.raw;
+    const literal = literalSecrets(raw);
+    if (literal.length > 0) {
+      throw new CommandError('OPERATION_NOT_ALLOWED', literal, `config-write refuses to write secrets in clear: ${literal.join(', ')} ${literal.length === 1 ? 'holds' : 'hold'} a literal secret; use \${VAR} or a password file in the configuration`);
+    }
+    const text = target.endsWith('.json') ? `${JSON.stringify(raw, null, 2)}\n` : YAML.stringify(raw);
     const tmp = `${target}.tmp-${this.opts.pid}`;
     mkdirSync(dir, { recursive: true });
-    writeFileSync(tmp, text);
-    const fd = openSync(tmp, 'r');
-    fsyncSync(fd);
-    closeSync(fd);
+    const fd = openSync(tmp, 'w', 0o600);
+    try {
+      writeFileSync(fd, text);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    chmodSync(tmp, 0o600);
     renameSync(tmp, target);
+    const dirFd = openSync(dir, 'r');
+    try {
+      fsyncSync(dirFd);
+    } finally {
+      closeSync(dirFd);
+    }
     return ok(`Configuration written to ${target} successfully`, { filename: target, size: Buffer.byteLength(text) });
   }
+}
+
+/** Paths of secret keys (password, secret, token) whose value is written out rather than a ${VAR} reference. */
+function literalSecrets(value: unknown, path = ''): string[] {
+  if (Array.isArray(value)) return value.flatMap((v, i) => literalSecrets(v, `${path}[${i}]`));
+  if (value === null || typeof value !== 'object') return [];
+  return Object.entries(value).flatMap(([k, v]) => {
+    const here = path === '' ? k : `${path}.${k}`;
+    if (typeof v === 'string' && SECRET_KEY.test(k) && !k.endsWith('-file')) return /\$\{[A-Za-z_][A-Za-z0-9_]*(:-[^}]*)?\}/.test(v) && !/^\$\{[A-Za-z_][A-Za-z0-9_]*:-/.test(v) ? [] : [here];
+    return literalSecrets(v, here);
+  });
 }
 
 /** The servers a file asks to be checked as: the one it names as "this", else every member, else one default. */

@@ -1,7 +1,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,6 +11,8 @@ import { cliArgs } from '../../src/cli/runtime-info.ts';
 
 const greeterPath = fileURLToPath(new URL('../../examples/libraries/greeter.mjs', import.meta.url));
 const failingPath = fileURLToPath(new URL('../fixtures/failing-library.mjs', import.meta.url));
+/** Test configurations live in temporary directories; their libraries come from the checkout. */
+const hooksDir = fileURLToPath(new URL('../../', import.meta.url));
 const started: LivesetProcess[] = [];
 after(() => Promise.all(started.map((s) => s.stop())));
 
@@ -27,7 +29,7 @@ function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: 
 }
 
 const yaml = (port: number, greeting: string, extra = '') =>
-  `server:\n  listen: "http://127.0.0.1:${port}/"\n${extra}logging:\n  level: warn\nhooks-libraries:\n  - library: ${greeterPath}\n    parameters:\n      greeting: ${greeting}\n`;
+  `server:\n  listen: "http://127.0.0.1:${port}/"\n  hooks-directory: ${hooksDir}\n${extra}logging:\n  level: warn\nhooks-libraries:\n  - library: ${greeterPath}\n    parameters:\n      greeting: ${greeting}\n`;
 
 test('config-reload applies a good file, and keeps the running config (saying why) for a bad one', async () => {
   const [port] = await freePorts(1);
@@ -54,19 +56,19 @@ test('config-reload applies a good file, and keeps the running config (saying wh
   assert.equal((await keaCommand(s.url, 'greet', { name: 'a' })).text, 'Hi, a!', 'old libraries loaded again');
   assert.equal((await keaCommand(s.url, 'failing-command')).result, 2, 'nothing of the failed library remains');
 
-  const test = await keaCommand(s.url, 'config-test', { 'hooks-libraries': [{ library: greeterPath, parameters: {} }] });
+  const test = await keaCommand(s.url, 'config-test', { server: { listen: `http://127.0.0.1:${port}/`, 'hooks-directory': hooksDir }, 'hooks-libraries': [{ library: greeterPath, parameters: {} }] });
   assert.equal(test.result, 1);
   assert.match(test.text ?? '', /hooks-libraries\[0\]\.parameters\.greeting: is required/);
 });
 
-test('config-get redacts secrets; config-write writes the running config next to the original', async () => {
+test('config-get redacts secrets; config-write writes the file\'s own form, mode 0600, never over the running file unless asked', async () => {
   const [port] = await freePorts(1);
   const dir = mkdtempSync(join(tmpdir(), 'liveset-write-'));
   const file = join(dir, 'liveset.yaml');
   writeFileSync(join(dir, 'ops.pass'), 'from-file\n');
-  const auth = '  authentication:\n    type: basic\n    clients:\n      - { user: admin, password: s3cret }\n      - { user: ops, password-file: ops.pass }\n';
+  const auth = '  authentication:\n    type: basic\n    clients:\n      - { user: admin, password: "${LIVESET_TEST_ADMIN}" }\n      - { user: ops, password-file: ops.pass }\n';
   writeFileSync(file, yaml(port as number, 'Hello', auth));
-  const s = await startLiveset({ config: file });
+  const s = await startLiveset({ config: file, env: { LIVESET_TEST_ADMIN: 's3cret' } });
   started.push(s);
   const basic = (u: string, p: string) => ({ headers: { Authorization: `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}` } });
 
@@ -95,23 +97,42 @@ test('config-get redacts secrets; config-write writes the running config next to
   const written = await keaCommand(s.url, 'config-write', { filename: 'saved.yaml' }, basic('admin', 's3cret'));
   assert.equal(written.result, 0);
   assert.equal(written.arguments.filename, join(dir, 'saved.yaml'));
-  assert.match(readFileSync(join(dir, 'saved.yaml'), 'utf8'), /password: s3cret/);
+  const saved = readFileSync(join(dir, 'saved.yaml'), 'utf8');
+  assert.match(saved, /password: \$\{LIVESET_TEST_ADMIN\}/, 'the variable, as in the file');
+  assert.doesNotMatch(saved, /s3cret|from-file/, 'no secret on disk');
+  assert.equal(statSync(join(dir, 'saved.yaml')).mode & 0o777, 0o600);
+  assert.deepEqual(readdirSync(dir).sort(), ['liveset.yaml', 'ops.pass', 'saved.yaml'], 'no temporary file left');
   const escape = await keaCommand(s.url, 'config-write', { filename: '../elsewhere.yaml' }, basic('admin', 's3cret'));
   assert.equal(escape.result, 1);
-  const check = await cli(['check-config', join(dir, 'saved.yaml')]);
+  const before = readFileSync(file, 'utf8');
+  const overRunning = await keaCommand(s.url, 'config-write', {}, basic('admin', 's3cret'));
+  assert.equal(overRunning.result, 1);
+  assert.match(overRunning.text ?? '', /is the running configuration file; pass "overwrite": true/);
+  assert.equal(readFileSync(file, 'utf8'), before);
+  const asked = await keaCommand(s.url, 'config-write', { overwrite: true }, basic('admin', 's3cret'));
+  assert.equal(asked.result, 0, asked.text);
+  assert.equal(statSync(file).mode & 0o777, 0o600);
+  const check = await cli(['check-config', join(dir, 'saved.yaml')], { LIVESET_TEST_ADMIN: 'x' });
   assert.equal(check.code, 0, check.err);
+  // A secret written literally in the running configuration is never written out.
+  writeFileSync(file, yaml(port as number, 'Hello', auth.replace('"${LIVESET_TEST_ADMIN}"', 's3cret')));
+  assert.equal((await keaCommand(s.url, 'config-reload', undefined, basic('admin', 's3cret'))).result, 0);
+  const literal = await keaCommand(s.url, 'config-write', { filename: 'again.yaml' }, basic('admin', 's3cret'));
+  assert.equal(literal.result, 1);
+  assert.match(literal.text ?? '', /server\.authentication\.clients\[0\]\.password holds a literal secret/);
+  assert.ok(!existsSync(join(dir, 'again.yaml')));
 });
 
 test('check-config lists every problem with file, line and path, and exits 1', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'liveset-check-'));
   const file = join(dir, 'bad.yaml');
-  writeFileSync(file, ['server:', '  body-limit: tiny', 'loggin: {}', 'hooks-libraries:', `  - library: ${greeterPath}`, '    parameters: { greeting: 3 }', '  - library: ./missing.mjs'].join('\n'));
+  writeFileSync(file, ['server:', `  hooks-directory: ${hooksDir}`, '  body-limit: tiny', 'loggin: {}', 'hooks-libraries:', `  - library: ${greeterPath}`, '    parameters: { greeting: 3 }', '  - library: ./missing.mjs'].join('\n'));
   const r = await cli(['check-config', file]);
   assert.equal(r.code, 1);
-  assert.match(r.err, /bad\.yaml:2:15: server\.body-limit: must be integer/);
-  assert.match(r.err, /bad\.yaml:3:1: loggin: is not a known key/);
-  assert.match(r.err, /bad\.yaml:6:29: hooks-libraries\[0\]\.parameters\.greeting: must be string/);
-  assert.match(r.err, /bad\.yaml:7:14: hooks-libraries\[1\]\.library: cannot load library '\.\/missing\.mjs'/);
+  assert.match(r.err, /bad\.yaml:3:15: server\.body-limit: must be integer/);
+  assert.match(r.err, /bad\.yaml:4:1: loggin: is not a known key/);
+  assert.match(r.err, /bad\.yaml:7:29: hooks-libraries\[0\]\.parameters\.greeting: must be string/);
+  assert.match(r.err, /bad\.yaml:8:14: hooks-libraries\[1\]\.library: cannot load library '\.\/missing\.mjs'/);
   assert.match(r.err, /4 problems found/);
   const unset = await cli(['check-config', file.replace('bad', 'env')].slice(0, 1).concat(writeEnvFile(dir)));
   assert.equal(unset.code, 1);
@@ -128,7 +149,7 @@ test('a library that fails to load stops the server from starting, naming the li
   const [port] = await freePorts(1);
   const dir = mkdtempSync(join(tmpdir(), 'liveset-fail-'));
   const file = join(dir, 'liveset.yaml');
-  writeFileSync(file, `server:\n  listen: "http://127.0.0.1:${port}/"\nhooks-libraries:\n  - library: ${failingPath}\n    parameters: { reason: "no license" }\n`);
+  writeFileSync(file, `server:\n  listen: "http://127.0.0.1:${port}/"\n  hooks-directory: ${hooksDir}\nhooks-libraries:\n  - library: ${failingPath}\n    parameters: { reason: "no license" }\n`);
   const r = await cli(['serve', '-c', file, '--log-format', 'json']);
   assert.equal(r.code, 1);
   assert.match(r.err, /cannot start:\n {2}library 'failing' failed to load: no license/);

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePorts, keaCommand, startLiveset, startMembers, waitFor } from '../helpers/liveset.ts';
 
@@ -92,7 +92,7 @@ test('a reload whose rollback fails too stops the server with a clear error inst
   const marker = join(dir, 'refuse');
   const library = fileURLToPath(new URL('../fixtures/marker-library.mjs', import.meta.url));
   const config = (generation: number) => ({
-    server: { listen: `http://127.0.0.1:${port}/` },
+    server: { listen: `http://127.0.0.1:${port}/`, 'hooks-directory': dirname(library) },
     logging: { level: 'info', format: 'json' },
     'hooks-libraries': [{ library, parameters: { 'refuse-if-exists': marker, generation } }],
   });

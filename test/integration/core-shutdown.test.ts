@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
+import { dirname } from 'node:path';
 import { freePorts, keaCommand, startLiveset } from '../helpers/liveset.ts';
 
 const slowPath = fileURLToPath(new URL('../fixtures/slow-library.mjs', import.meta.url));
@@ -8,7 +9,7 @@ const slowPath = fileURLToPath(new URL('../fixtures/slow-library.mjs', import.me
 test('SIGTERM stops listening but lets in-flight commands finish, then exits 0', async () => {
   const [port] = await freePorts(1);
   const s = await startLiveset({
-    config: { server: { listen: `http://127.0.0.1:${port}/` }, logging: { level: 'info' }, 'hooks-libraries': [{ library: slowPath }] },
+    config: { server: { listen: `http://127.0.0.1:${port}/`, 'hooks-directory': dirname(slowPath) }, logging: { level: 'info' }, 'hooks-libraries': [{ library: slowPath }] },
   });
   try {
     const inFlight = keaCommand(s.url, 'slow', { ms: 1500 });

@@ -2,6 +2,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { fileURLToPath } from 'node:url';
+import { dirname } from 'node:path';
 import { WebSocket } from 'ws';
 import { freePorts, keaCommand, rpc, startLiveset, type LivesetProcess } from '../helpers/liveset.ts';
 
@@ -13,7 +14,7 @@ before(async () => {
   const [port] = await freePorts(1);
   server = await startLiveset({
     config: {
-      server: { listen: `http://127.0.0.1:${port}/`, 'body-limit': LIMIT },
+      server: { listen: `http://127.0.0.1:${port}/`, 'body-limit': LIMIT, 'hooks-directory': dirname(greeterPath) },
       logging: { level: 'warn' },
       'hooks-libraries': [{ library: greeterPath, parameters: { greeting: 'Hello', audit: true } }],
     },

@@ -13,7 +13,7 @@ export interface BuiltinHost {
   configTest(config: unknown): Promise<Answer>;
   configSet(config: unknown): Promise<Answer>;
   configReload(): Promise<Answer>;
-  configWrite(filename: string | undefined): Promise<Answer>;
+  configWrite(filename: string | undefined, overwrite: boolean): Promise<Answer>;
   shutdown(exitValue: number): void;
   readonly events: EventBus;
   readonly faults: FaultTable | undefined;
@@ -36,7 +36,7 @@ export function registerBuiltins(registry: CommandRegistry, host: BuiltinHost): 
   reg('config-test', (args) => host.configTest(args));
   reg('config-set', (args) => host.configSet(args));
   reg('config-reload', () => host.configReload());
-  reg('config-write', (args) => host.configWrite(args['filename'] as string | undefined));
+  reg('config-write', (args) => host.configWrite(args['filename'] as string | undefined, args['overwrite'] === true));
   reg('shutdown', (args) => {
     host.shutdown((args['exit-value'] as number | undefined) ?? 0);
     return ok('Shutting down.');

@@ -7,6 +7,7 @@ export interface LivesetConfig {
     readonly name?: string;
     readonly listen?: string;
     readonly 'data-dir': string;
+    readonly 'hooks-directory'?: string;
     readonly services: readonly string[];
     readonly 'body-limit': number;
     readonly control: {
@@ -42,4 +43,6 @@ export interface LoadedConfig {
   readonly config: LivesetConfig;
   /** Schema problems found, kept so that library problems can be reported alongside them. */
   readonly problems: readonly SchemaProblem[];
+  /** The configuration as written, before `${VAR}` substitution and defaults (what config-write writes). */
+  readonly raw: unknown;
 }

@@ -44,6 +44,7 @@ export function loadConfigText(
   deferSchemaProblems = false,
 ): LoadedConfig {
   const { value, source } = parseConfigText(text, file, dir);
+  const raw = structuredClone(value);
   const substituted = substituteEnv(value, env);
   const problems = [...substituted.problems];
   const config = substituted.value;
@@ -52,5 +53,5 @@ export function loadConfigText(
   }
   problems.push(...validator.compile(configSchema as Record<string, unknown>)(config));
   if (problems.length > 0 && !deferSchemaProblems) throw new ConfigError(problems.map((p) => formatProblem(source, p)));
-  return { source, config: config as LivesetConfig, problems };
+  return { source, config: config as LivesetConfig, problems, raw };
 }

@@ -1,4 +1,5 @@
-import { isAbsolute, resolve } from 'node:path';
+import { realpathSync } from 'node:fs';
+import { isAbsolute, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { LivesetConfig } from '../config/config-types.ts';
 import type { SchemaProblem, SchemaValidator } from '../schema-validator.ts';
@@ -14,7 +15,12 @@ export interface ResolvedLibrary {
 /** Built-in names map to modules the server ships; anything else is a path to a module. */
 export type BuiltinLibraries = Readonly<Record<string, () => Promise<{ library: HookLibrary }>>>;
 
-/** Imports every configured library. A library that cannot be imported is a problem at its entry. */
+/**
+ * Imports every configured library. A library that cannot be imported is a problem at its entry.
+ * Only built-in names and modules inside the hooks directory (server.hooks-directory, default the
+ * configuration file's directory) are imported: like Kea 2.6.3 (CVE-2025-32801), a path elsewhere
+ * is refused before anything of it runs.
+ */
 export async function resolveLibraries(
   config: LivesetConfig,
   configDir: string,
@@ -22,10 +28,11 @@ export async function resolveLibraries(
 ): Promise<{ libs: ResolvedLibrary[]; problems: SchemaProblem[] }> {
   const libs: ResolvedLibrary[] = [];
   const problems: SchemaProblem[] = [];
+  const hooksDir = resolve(configDir, config.server?.['hooks-directory'] ?? '.');
   for (const [index, entry] of config['hooks-libraries'].entries()) {
     const pointer = `/hooks-libraries/${index}/library`;
     try {
-      const library = await importLibrary(entry.library, configDir, builtins);
+      const library = await importLibrary(entry.library, configDir, hooksDir, builtins);
       if (library.apiVersion !== HOOKS_API_VERSION) {
         problems.push({ pointer, message: `library '${library.name}' uses hooks API version ${library.apiVersion}; this server supports ${HOOKS_API_VERSION}` });
         continue;
@@ -42,9 +49,31 @@ export async function resolveLibraries(
   return { libs, problems };
 }
 
-async function importLibrary(spec: string, configDir: string, builtins: BuiltinLibraries): Promise<HookLibrary> {
-  const builtin = builtins[spec];
-  const mod = (builtin ? await builtin() : await import(pathToFileURL(isAbsolute(spec) ? spec : resolve(configDir, spec)).href)) as {
+/** The module file of a non-built-in library, if it lies inside the hooks directory (symbolic links followed). */
+export function trustedModulePath(spec: string, configDir: string, hooksDir: string): string {
+  const path = isAbsolute(spec) ? spec : resolve(configDir, spec);
+  let real: string;
+  let dir: string;
+  try {
+    dir = realpathSync(hooksDir);
+  } catch (err) {
+    throw new Error(`the hooks directory ${hooksDir} (server.hooks-directory) cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  try {
+    real = realpathSync(path);
+  } catch (err) {
+    throw new Error(`${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  const rel = relative(dir, real);
+  if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) {
+    throw new Error(`${path} is outside the hooks directory ${dir}; only built-in libraries and modules in server.hooks-directory are loaded`);
+  }
+  return real;
+}
+
+async function importLibrary(spec: string, configDir: string, hooksDir: string, builtins: BuiltinLibraries): Promise<HookLibrary> {
+  const builtin = Object.hasOwn(builtins, spec) ? builtins[spec] : undefined;
+  const mod = (builtin ? await builtin() : await import(pathToFileURL(trustedModulePath(spec, configDir, hooksDir)).href)) as {
     library?: HookLibrary;
     default?: HookLibrary;
   };
