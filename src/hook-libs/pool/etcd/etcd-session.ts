@@ -1,0 +1,346 @@
+import type { Etcd3, Lease, Watcher } from 'etcd3';
+import type { Logger } from 'pino';
+import { LeaseGuard, type LeaseState } from './lease-guard.ts';
+import { openEtcd, type EtcdConnectionOptions } from './etcd-connection.ts';
+
+/** What a host announces about itself under its lease. */
+export interface EtcdHostInfo {
+  uuid: string;
+  address: string;
+}
+
+/** The election key that currently wins, and the revision that fences its holder's writes. */
+export interface MasterLock {
+  uuid: string;
+  key: string;
+  createRevision: string;
+}
+
+export interface EtcdSessionOptions {
+  connection: EtcdConnectionOptions;
+  ttlSeconds: number;
+  self: EtcdHostInfo;
+  /** Whether this host campaigns for master (every HA host does, unless HA is disarmed locally). */
+  contender: boolean;
+  /** Monotonic milliseconds; the shell passes performance.now. */
+  now: () => number;
+  log: Logger;
+  /** Called after any change of liveset, master lock or lease state (coalesced, never re-entrant). */
+  onChange: () => void;
+}
+
+/**
+ * One host's presence in etcd: a lease it keeps alive itself, a liveness key under that lease, and
+ * (for a contender) a campaign key under the same lease. etcd's election recipe picks the master:
+ * the campaign key with the lowest create revision wins, and that revision is the fencing token every
+ * pool-database write of the master carries (see EtcdStore). The liveset and the master are read
+ * from watches, never by polling.
+ *
+ * Keepalives are sent here, not by etcd3's automatic loop, so that the send time of the last
+ * successful one is known: LeaseGuard turns it into a safe window, and the session declares the lease
+ * lost when that window closes even if no etcd event ever arrives (partitioned from the majority).
+ */
+export class EtcdSession {
+  private client: Etcd3 | undefined;
+  private lease: Lease | undefined;
+  private leaseId: string | undefined;
+  private readonly guard: LeaseGuard;
+  private watchers: Watcher[] = [];
+  private hosts = new Map<string, EtcdHostInfo>();
+  private master: MasterLock | undefined;
+  private myCampaignKey: string | undefined;
+  private keepaliveTimer: NodeJS.Timeout | undefined;
+  private expiryTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private reachable = false;
+  private lastError: string | undefined;
+  private resyncing: Promise<void> | undefined;
+  private resyncAgain = false;
+  private establishing: Promise<void> | undefined;
+  private lastState: LeaseState = 'none';
+  private leaseInvalid: (new (...args: never[]) => Error) | undefined;
+
+  constructor(private readonly opts: EtcdSessionOptions) {
+    this.guard = new LeaseGuard({ ttlMs: opts.ttlSeconds * 1000 });
+  }
+
+  get prefix(): string {
+    return this.opts.connection.prefix.replace(/\/+$/, '');
+  }
+  private get hostsPrefix(): string {
+    return `${this.prefix}/hosts/`;
+  }
+  private get electionPrefix(): string {
+    return `${this.prefix}/election/`;
+  }
+
+  /** Connects, takes a lease, announces the host and starts the watches; throws if etcd cannot be reached. */
+  async start(): Promise<void> {
+    this.client = await openEtcd(this.opts.connection);
+    this.leaseInvalid = (await import('etcd3')).EtcdLeaseInvalidError;
+    try {
+      await this.establish();
+      await this.startWatches();
+      await this.resync();
+    } catch (err) {
+      await this.stop();
+      throw new Error(`cannot reach etcd at ${this.opts.connection.endpoints.join(',')}: ${(err as Error).message}`);
+    }
+    this.scheduleKeepalive();
+  }
+
+  etcd(): Etcd3 {
+    if (this.client === undefined) throw new Error('etcd session not started');
+    return this.client;
+  }
+
+  /** Hosts whose liveness key exists, as last seen through the watch. */
+  liveSet(): ReadonlyMap<string, EtcdHostInfo> {
+    return this.hosts;
+  }
+
+  masterLock(): MasterLock | undefined {
+    return this.master;
+  }
+
+  leaseState(): LeaseState {
+    return this.guard.state(this.opts.now());
+  }
+
+  /** True while the last etcd call or keepalive succeeded. */
+  isReachable(): boolean {
+    return this.reachable;
+  }
+
+  lastErrorText(): string | undefined {
+    return this.lastError;
+  }
+
+  /** This host holds the master lock and its lease is inside its safe window: it may act as master. */
+  holdsMasterLock(): boolean {
+    return this.master !== undefined && this.master.key === this.myCampaignKey && this.leaseState() === 'held';
+  }
+
+  /** The fencing token for this host's master writes, or undefined when it must not write. */
+  fencingToken(): MasterLock | undefined {
+    return this.holdsMasterLock() ? this.master : undefined;
+  }
+
+  /** Gives up the master lock (clean shutdown or handover); the lease and liveness key stay. */
+  async resign(): Promise<void> {
+    const key = this.myCampaignKey;
+    this.opts.contender = false;
+    this.myCampaignKey = undefined;
+    if (key !== undefined && this.client !== undefined) await this.client.delete().key(key).exec();
+    await this.resync();
+  }
+
+  /** Campaigns again after `resign` (HA re-armed locally). */
+  async campaign(): Promise<void> {
+    this.opts.contender = true;
+    if (this.leaseId !== undefined) await this.putCampaignKey(this.leaseId);
+    await this.resync();
+  }
+
+  /** Revokes the lease (the host leaves the liveset at once) and closes the client. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearTimeout(this.keepaliveTimer);
+    clearTimeout(this.expiryTimer);
+    await Promise.allSettled(this.watchers.map((w) => w.cancel()));
+    this.watchers = [];
+    if (this.lease !== undefined) await this.lease.revoke().catch(() => {});
+    this.client?.close();
+    this.client = undefined;
+  }
+
+  /** Grants a fresh lease and writes the host's keys under it. */
+  private async establish(): Promise<void> {
+    const client = this.etcd();
+    this.guard.reset();
+    const sentAt = this.opts.now();
+    const lease = client.lease(this.opts.ttlSeconds, { autoKeepAlive: false });
+    lease.on('lost', () => {});
+    const id = await lease.grant();
+    this.guard.succeeded(sentAt, this.opts.ttlSeconds);
+    this.lease = lease;
+    this.leaseId = id;
+    await client.put(`${this.hostsPrefix}${this.opts.self.uuid}`).value(JSON.stringify(this.opts.self)).lease(id).exec();
+    if (this.opts.contender) await this.putCampaignKey(id);
+    else this.myCampaignKey = undefined;
+    this.markReachable();
+    this.opts.log.info({ msgId: 'POOL_ETCD_LEASE_GRANTED', lease: id, ttl: this.opts.ttlSeconds }, 'etcd lease granted; host announced');
+    this.armExpiry();
+  }
+
+  private async putCampaignKey(leaseId: string): Promise<void> {
+    const client = this.etcd();
+    const key = `${this.electionPrefix}${BigInt(leaseId).toString(16)}`;
+    await client
+      .if(key, 'Create', '==', 0)
+      .then(client.put(key).value(this.opts.self.uuid).lease(leaseId))
+      .commit();
+    this.myCampaignKey = key;
+  }
+
+  private async startWatches(): Promise<void> {
+    const client = this.etcd();
+    for (const prefix of [this.hostsPrefix, this.electionPrefix]) {
+      const w = await client.watch().prefix(prefix).create();
+      w.on('put', () => this.requestResync());
+      w.on('delete', () => this.requestResync());
+      // After a reconnect the stream resumes, but what happened meanwhile is read whole again.
+      w.on('connected', () => this.requestResync());
+      w.on('disconnected', (err) => this.markUnreachable(err));
+      w.on('error', (err) => this.markUnreachable(err));
+      this.watchers.push(w);
+    }
+  }
+
+  private requestResync(): void {
+    if (this.stopped) return;
+    void this.resync().catch((err) => this.markUnreachable(err as Error));
+  }
+
+  /** Reads the liveset and the election whole; concurrent requests collapse into one more read. */
+  private async resync(): Promise<void> {
+    if (this.resyncing !== undefined) {
+      this.resyncAgain = true;
+      return this.resyncing;
+    }
+    this.resyncing = (async () => {
+      do {
+        this.resyncAgain = false;
+        const client = this.etcd();
+        const [hosts, election] = await Promise.all([
+          client.getAll().prefix(this.hostsPrefix).exec(),
+          client.getAll().prefix(this.electionPrefix).sort('Create', 'Ascend').limit(1).exec(),
+        ]);
+        const next = new Map<string, EtcdHostInfo>();
+        for (const kv of hosts.kvs) {
+          try {
+            const info = JSON.parse(kv.value.toString()) as EtcdHostInfo;
+            next.set(info.uuid, info);
+          } catch {
+            // a foreign key under our prefix is not a host
+          }
+        }
+        const first = election.kvs[0];
+        const master: MasterLock | undefined =
+          first === undefined ? undefined : { uuid: first.value.toString(), key: first.key.toString(), createRevision: String(first.create_revision) };
+        this.markReachable();
+        const changed = !sameHosts(this.hosts, next) || this.master?.key !== master?.key;
+        this.hosts = next;
+        this.master = master;
+        if (changed) this.opts.onChange();
+      } while (this.resyncAgain && !this.stopped);
+    })().finally(() => {
+      this.resyncing = undefined;
+    });
+    return this.resyncing;
+  }
+
+  private scheduleKeepalive(): void {
+    if (this.stopped) return;
+    this.keepaliveTimer = setTimeout(() => void this.keepalive(), this.guard.keepaliveIntervalMs());
+  }
+
+  private async keepalive(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      if (this.establishing !== undefined) {
+        await this.establishing;
+      } else if (this.leaseState() !== 'held' && this.lease !== undefined && this.guard.safeUntil() === undefined) {
+        await this.reestablish();
+      } else {
+        const sentAt = this.opts.now();
+        const res = await this.lease!.keepaliveOnce({ deadline: Date.now() + this.guard.keepaliveIntervalMs() });
+        const ttl = Number(res.TTL);
+        if (ttl <= 0) {
+          this.guard.lost();
+          this.noteState('etcd says the lease expired');
+          await this.reestablish();
+        } else {
+          this.guard.succeeded(sentAt, ttl);
+          this.markReachable();
+          this.armExpiry();
+          this.noteState();
+        }
+      }
+    } catch (err) {
+      const e = err as Error;
+      if (this.leaseInvalid !== undefined && e instanceof this.leaseInvalid) {
+        this.guard.lost();
+        this.noteState('etcd says the lease no longer exists');
+        await this.reestablish().catch((e2) => this.markUnreachable(e2 as Error));
+      } else {
+        this.markUnreachable(e);
+      }
+    } finally {
+      this.scheduleKeepalive();
+    }
+  }
+
+  private async reestablish(): Promise<void> {
+    if (this.establishing !== undefined) return this.establishing;
+    this.establishing = (async () => {
+      const old = this.lease;
+      old?.revoke().catch(() => {});
+      await this.establish();
+      await this.resync();
+      this.noteState();
+    })().finally(() => {
+      this.establishing = undefined;
+    });
+    return this.establishing;
+  }
+
+  /** Fires when the safe window closes, so stepping down never waits for a slow call to fail. */
+  private armExpiry(): void {
+    clearTimeout(this.expiryTimer);
+    const until = this.guard.safeUntil();
+    if (until === undefined || this.stopped) return;
+    this.expiryTimer = setTimeout(() => this.noteState('no keepalive succeeded within the lease TTL minus the safety margin'), Math.max(0, until - this.opts.now()) + 1);
+  }
+
+  private noteState(reason?: string): void {
+    const state = this.leaseState();
+    if (state === this.lastState) return;
+    const previous = this.lastState;
+    this.lastState = state;
+    if (state === 'lost' && previous === 'held') {
+      this.opts.log.warn(
+        { msgId: 'POOL_ETCD_LEASE_LOST', reason: reason ?? 'lease lost', lastError: this.lastError },
+        `etcd lease lost: ${reason ?? 'lease lost'}; this host stops acting on it`,
+      );
+    }
+    this.opts.onChange();
+  }
+
+  private markReachable(): void {
+    if (!this.reachable) {
+      this.reachable = true;
+      this.lastError = undefined;
+    }
+  }
+
+  private markUnreachable(err: Error): void {
+    const text = err.message;
+    if (this.reachable || this.lastError !== text) {
+      this.opts.log.warn({ msgId: 'POOL_ETCD_UNREACHABLE', err: text }, `etcd call failed: ${text}`);
+    }
+    this.reachable = false;
+    this.lastError = text;
+    this.noteState();
+  }
+}
+
+function sameHosts(a: ReadonlyMap<string, EtcdHostInfo>, b: ReadonlyMap<string, EtcdHostInfo>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [k, v] of a) {
+    const w = b.get(k);
+    if (w === undefined || w.address !== v.address) return false;
+  }
+  return true;
+}
