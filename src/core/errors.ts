@@ -37,6 +37,12 @@ export const ERROR_CATALOGUE = {
   SUBSCRIPTION_NEEDS_WEBSOCKET: plain('event subscriptions need a WebSocket connection on /ws'),
   FAULT_INJECTION_DISABLED: plain('fault injection is not enabled in this configuration (testing: fault-injection: true)'),
   SHUTTING_DOWN: plain('server is shutting down'),
+  PERMISSION_DENIED: {
+    result: RESULT.ERROR,
+    text: (p) => p[1] === 'peer'
+      ? `'${p[0] ?? ''}' may be called only by a peer (another server of this pair or pool, with its peer credential)`
+      : `'${p[0] ?? ''}' may be called only by an operator (a client in server.authentication)`,
+  },
   // XenAPI (names and meaning from xapi's api_errors)
   MESSAGE_METHOD_UNKNOWN: { result: RESULT.UNSUPPORTED, text: (p) => `'${p[0] ?? ''}' command not supported` },
   MESSAGE_PARAMETER_COUNT_MISMATCH: plain('wrong number of parameters'),

@@ -10,7 +10,7 @@ import { CommandRegistry, type CommandRequest } from './commands/command-registr
 import type { CommandContext } from './commands/command.ts';
 import { errorAnswer } from './commands/error-answer.ts';
 import { loadConfigFile, loadConfigText } from './config/load-config.ts';
-import { prepareConfig, type PreparedConfig } from './config/prepare-config.ts';
+import { isOpenToTheNetwork, prepareConfig, type PreparedConfig } from './config/prepare-config.ts';
 import type { LivesetConfig } from './config/config-types.ts';
 import { CommandError, ConfigError } from './errors.ts';
 import { EventBus } from './events.ts';
@@ -29,7 +29,7 @@ import { redactSecrets, SECRET_KEY } from './redact.ts';
 import { lockedChanges } from './config/locked-fields.ts';
 import { planReload } from './reload-plan.ts';
 import { ControlServer, type TransportSettings } from '../transports/control-server.ts';
-import { BasicAuth } from '../transports/basic-auth.ts';
+import { BasicAuth, type Credential } from '../transports/basic-auth.ts';
 import { fileStoreFactory } from '../store/file-store.ts';
 import { ServerMetrics } from '../metrics/server-metrics.ts';
 import { timedMedium } from '../metrics/timed-medium.ts';
@@ -65,6 +65,8 @@ interface Runtime {
   readonly faults: FaultTable | undefined;
   readonly settings: TransportSettings;
   readonly loadedAtMs: number;
+  /** Peer credentials the libraries registered (pool secret, HA relationship credentials). */
+  readonly peerCredentials: Credential[];
 }
 
 /**
@@ -150,6 +152,12 @@ export class LivesetServer {
       throw err;
     });
     server.selfUrl = `http://${prepared.listen.host.replace(/:\d+$/, '')}:${port}/`;
+    if (prepared.loaded.config.server.insecure && isOpenToTheNetwork(prepared.listen.hostname) && !prepared.loaded.config.server.authentication) {
+      opts.logger.warn(
+        { msgId: 'CORE_INSECURE', url: server.selfUrl },
+        `insecure: true: listening on ${server.selfUrl} without authentication; anyone who can reach this port may run every command`,
+      );
+    }
     opts.logger.info(
       { msgId: 'CORE_LISTENING', url: server.selfUrl, server: prepared.serverName, libraries: server.runtime.hooks.names() },
       `${prepared.serverName} listening on ${server.selfUrl}`,
@@ -195,7 +203,8 @@ export class LivesetServer {
       (name, medium) => timedMedium(name, medium, (...a) => this.metrics.storeSynced(...a)),
       this.opts.logger.child({ lib: 'store' }),
     );
-    await hooks.loadAll(prepared.libs, this.handleFactory(prepared, { registry, callouts, status, faults, stores }));
+    const peerCredentials: Credential[] = [];
+    await hooks.loadAll(prepared.libs, this.handleFactory(prepared, { registry, callouts, status, faults, stores, peerCredentials }));
     registry.freeze();
     // Built-in schemas compile in the background once this turn (listen, on start) is done.
     setImmediate(() => registry.compilePending());
@@ -208,13 +217,14 @@ export class LivesetServer {
       hooks,
       faults,
       loadedAtMs: this.opts.clock.monotonicMs(),
-      settings: this.settingsOf(prepared, faults),
+      settings: this.settingsOf(prepared, faults, peerCredentials),
+      peerCredentials,
     };
   }
 
-  private settingsOf(prepared: PreparedConfig, faults: FaultTable | undefined): TransportSettings {
+  private settingsOf(prepared: PreparedConfig, faults: FaultTable | undefined, peerCredentials: readonly Credential[]): TransportSettings {
     const config = prepared.loaded.config;
-    const auth = config.server.authentication;
+    const realm = config.server.authentication?.realm ?? 'liveset';
     return {
       bodyLimit: config.server['body-limit'],
       services: config.server.services,
@@ -223,14 +233,15 @@ export class LivesetServer {
       ui: config.server.control.ui,
       metrics: config.server.control.metrics,
       metricsOpenOnLoopback: config.server.control['metrics-unauthenticated-loopback'],
-      ...(auth ? { auth: new BasicAuth(auth.realm, prepared.authClients) } : {}),
+      auth: new BasicAuth(realm, prepared.authClients, () => peerCredentials),
+      onRefused: (remoteAddress, user) => this.logRefused(remoteAddress, user),
       ...(faults ? { dropFrom: (peer: string) => faults.isCut(peer, 'in') } : {}),
     };
   }
 
   /** The handle each library of `prepared` gets, wired to one runtime's registries. */
-  private handleFactory(prepared: PreparedConfig, rt: Pick<Runtime, 'registry' | 'callouts' | 'status' | 'faults' | 'stores'>): HandleFactory {
-    const { registry, callouts, status, faults, stores } = rt;
+  private handleFactory(prepared: PreparedConfig, rt: Pick<Runtime, 'registry' | 'callouts' | 'status' | 'faults' | 'stores' | 'peerCredentials'>): HandleFactory {
+    const { registry, callouts, status, faults, stores, peerCredentials } = rt;
     return (lib, footprint): LibraryHandle => {
       const owner = lib.library.name;
       const logger = this.opts.logger.child({ lib: owner });
@@ -262,6 +273,14 @@ export class LivesetServer {
           };
         })() as LibraryHandle['callPeer'],
         registerCommand: (spec) => registry.register(spec, owner),
+        registerPeerCredential: (user, password) => {
+          const credential: Credential = { user, password, owner };
+          peerCredentials.push(credential);
+          footprint.cleanups.push(() => {
+            const i = peerCredentials.indexOf(credential);
+            if (i >= 0) peerCredentials.splice(i, 1);
+          });
+        },
         registerCallout: (point, fn) => callouts.add(point, owner, fn),
         registerStatus: (key, fn) => {
           if (status.has(key)) throw new Error(`status-get section '${key}' is already provided by another library`);
@@ -336,7 +355,7 @@ export class LivesetServer {
       });
       throw err;
     }
-    this.runtime = { ...rt, prepared, settings: this.settingsOf(prepared, rt.faults), loadedAtMs: this.opts.clock.monotonicMs() };
+    this.runtime = { ...rt, prepared, settings: this.settingsOf(prepared, rt.faults, rt.peerCredentials), loadedAtMs: this.opts.clock.monotonicMs() };
     for (const lib of [...applied, ...restart]) {
       this.opts.logger.info({ msgId: 'CORE_LIBRARY_RECONFIGURED', library: lib.library.name, restarted: restart.includes(lib) }, `library ${lib.library.name} has its new parameters`);
     }
@@ -438,6 +457,19 @@ export class LivesetServer {
         this.opts.clock.setTimer(10, () => this.opts.onShutdownRequested(exitValue));
       },
     };
+  }
+
+  private readonly refusedLogged = new Map<string, number>();
+
+  /** A refused credential, logged at warn once a minute per address and user (a peer retries often). */
+  private logRefused(remoteAddress: string | undefined, user: string | undefined): void {
+    const key = `${remoteAddress ?? '?'} ${user ?? ''}`;
+    const now = this.opts.clock.monotonicMs();
+    const last = this.refusedLogged.get(key);
+    if (last !== undefined && now - last < 60_000) return;
+    if (this.refusedLogged.size > 1000) this.refusedLogged.clear();
+    this.refusedLogged.set(key, now);
+    this.opts.logger.warn({ msgId: 'CORE_AUTH_REFUSED', remoteAddress, user }, `refused a ${user === undefined ? 'request without a valid credential' : `wrong credential for user '${user}'`} from ${remoteAddress ?? 'unknown'}`);
   }
 
   /** Pool liveness by host name when this host is the pool master (what /metrics reports per host). */

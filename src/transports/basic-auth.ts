@@ -1,21 +1,45 @@
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { CallerAuth } from '../core/commands/command.ts';
+
+/** A user/password pair; `owner` is the library whose peer credential it is, absent for operators. */
+export interface Credential {
+  readonly user: string;
+  readonly password: string;
+  readonly owner?: string;
+}
+
+/** Constant-time equality of two secrets: digests are compared, so neither content nor length leaks. */
+export function sameSecret(a: string, b: string): boolean {
+  const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
+  return timingSafeEqual(digest(a), digest(b));
+}
 
 /**
- * HTTP basic authentication as Kea's control agent does it: a fixed list of user/password pairs.
- * Comparison is constant-time so response timing does not leak how much of a password matched.
+ * HTTP basic authentication as Kea's control agent does it, with two kinds of credential: the
+ * operators (server.authentication's clients) and the peer credentials libraries register (the
+ * pool secret, an HA relationship's basic-auth). One user name may hold both. Comparisons are
+ * constant-time so response timing does not leak how much of a password matched.
  */
 export class BasicAuth {
-  private readonly users: Map<string, Buffer>;
-
   constructor(
     readonly realm: string,
-    clients: readonly { user: string; password: string }[],
-  ) {
-    this.users = new Map(clients.map((c) => [c.user, Buffer.from(c.password, 'utf8')]));
+    private readonly operators: readonly Credential[],
+    private readonly peers: () => readonly Credential[],
+  ) {}
+
+  /** Operators are configured: a request without a credential is refused. */
+  get required(): boolean {
+    return this.operators.length > 0;
   }
 
-  /** The authenticated user, or undefined for a missing, malformed or wrong credential. */
-  verify(header: string | undefined): string | undefined {
+  /** What a caller without credentials may do (only asked when no operators are configured). */
+  anonymous(): CallerAuth {
+    const owners = new Set(this.peers().map((c) => c.owner));
+    return { operator: this.operators.length === 0, peer: (owner) => !owners.has(owner) };
+  }
+
+  /** The user and what it may do, or undefined for a malformed or wrong credential. */
+  verify(header: string | undefined): { user: string; caller: CallerAuth } | undefined {
     if (!header) return undefined;
     const match = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header);
     if (!match) return undefined;
@@ -23,9 +47,23 @@ export class BasicAuth {
     const colon = decoded.indexOf(':');
     if (colon < 0) return undefined;
     const user = decoded.slice(0, colon);
-    const expected = this.users.get(user);
-    if (!expected) return undefined;
-    const given = Buffer.from(decoded.slice(colon + 1), 'utf8');
-    return given.length === expected.length && timingSafeEqual(given, expected) ? user : undefined;
+    const password = decoded.slice(colon + 1);
+    const peers = this.peers();
+    let operator = false;
+    const peerOf = new Set<string | undefined>();
+    // Every entry is compared (no early exit), so timing says nothing about which one matched.
+    for (const c of this.operators) if ((c.user === user) && sameSecret(password, c.password)) operator = true;
+    for (const c of peers) if ((c.user === user) && sameSecret(password, c.password)) peerOf.add(c.owner);
+    if (!operator && peerOf.size === 0) {
+      // Without operators, a name no credential uses is just an anonymous caller (a status page
+      // forwarding its operator's header, say); a known name with a wrong password is refused.
+      const known = this.operators.some((c) => c.user === user) || peers.some((c) => c.user === user);
+      return known || this.required ? undefined : { user: '', caller: this.anonymous() };
+    }
+    const owners = new Set(peers.map((c) => c.owner));
+    return {
+      user,
+      caller: { operator: operator || this.operators.length === 0, peer: (owner) => peerOf.has(owner) || !owners.has(owner) || (owner === 'core' && peerOf.size > 0) },
+    };
   }
 }

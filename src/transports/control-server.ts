@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { WebSocketServer, WebSocket } from 'ws';
 import type { Answer } from '../core/commands/answer.ts';
 import type { CommandRequest } from '../core/commands/command-registry.ts';
-import type { CommandContext, EventSink } from '../core/commands/command.ts';
+import type { CallerAuth, CommandContext, EventSink } from '../core/commands/command.ts';
 import type { EventBus } from '../core/events.ts';
 import type { Logger } from '../core/logger.ts';
 import type { BasicAuth } from './basic-auth.ts';
@@ -29,6 +29,8 @@ export interface TransportSettings {
   readonly metrics: boolean;
   /** Lets a scraper on 127.0.0.1/::1 read /metrics without credentials. */
   readonly metricsOpenOnLoopback: boolean;
+  /** Told of every refused credential (logged, at most once per address and user a minute). */
+  readonly onRefused?: (remoteAddress: string | undefined, user: string | undefined) => void;
 }
 
 /** Routes outside the control channels (src/operator): the status page and /metrics. */
@@ -141,7 +143,7 @@ export class ControlServer {
       return send(res, 404, { result: 404, text: `Not Found: no control channel at ${path}` });
     }
     const waived = extra && path === '/metrics' && settings.metricsOpenOnLoopback && isLoopback(req.socket.remoteAddress);
-    const auth = waived ? { ok: true as const, user: undefined } : authenticate(settings, req);
+    const auth = waived ? { ok: true as const, user: undefined, caller: OPEN } : authenticate(settings, req);
     if (!auth.ok) {
       res.setHeader('WWW-Authenticate', auth.challenge);
       return send(res, 401, { result: 401, text: 'Unauthorized' });
@@ -165,7 +167,7 @@ export class ControlServer {
       res.on('finish', () => req.socket.destroy());
       return send(res, 413, kea ? { result: 413, text } : rpcError(-32600, 'Invalid Request', text));
     }
-    const base = { remoteAddress: req.socket.remoteAddress, ...(user ? { user } : {}) };
+    const base = { remoteAddress: req.socket.remoteAddress, caller: auth.caller, ...(user ? { user } : {}) };
     if (kea) {
       const parsed = parseKeaBody(body.text, settings.services);
       if (parsed.kind === 'bad-request') return send(res, 400, KEA_BAD_REQUEST);
@@ -194,7 +196,7 @@ export class ControlServer {
     if (!auth.ok) return refuse(`401 Unauthorized\r\nWWW-Authenticate: ${auth.challenge}`);
     this.wss ??= import('ws').then(({ WebSocketServer }) => new WebSocketServer({ noServer: true, maxPayload: this.opts.maxPayload }));
     void this.wss.then(
-      (wss) => wss.handleUpgrade(req, socket, head, (ws) => this.onWebSocket(ws, socket, req, auth.user)),
+      (wss) => wss.handleUpgrade(req, socket, head, (ws) => this.onWebSocket(ws, socket, req, auth.user, auth.caller)),
       (err: unknown) => {
         this.opts.logger.error({ msgId: 'CORE_TRANSPORT_ERROR', err }, 'cannot load the WebSocket server');
         refuse('500 Internal Server Error');
@@ -202,7 +204,7 @@ export class ControlServer {
     );
   }
 
-  private onWebSocket(ws: WebSocket, socket: Duplex, req: IncomingMessage, user: string | undefined): void {
+  private onWebSocket(ws: WebSocket, socket: Duplex, req: IncomingMessage, user: string | undefined, caller: CallerAuth): void {
     // Replies finished in the same turn of the event loop (a client with many calls in flight sends
     // them in one TCP segment) leave in one write: the socket is corked at the first and uncorked
     // once the turn's promise jobs are done. Sent one by one, each reply was its own writev system
@@ -226,7 +228,7 @@ export class ControlServer {
         reply(JSON.stringify({ jsonrpc: '2.0', method, params }));
       },
     };
-    const ctx = { transport: 'jsonrpc-ws' as const, remoteAddress: req.socket.remoteAddress, sink, ...(user ? { user } : {}) };
+    const ctx = { transport: 'jsonrpc-ws' as const, remoteAddress: req.socket.remoteAddress, sink, caller, ...(user ? { user } : {}) };
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       if (isBinary) {
         reply(JSON.stringify(rpcError(-32700, 'Parse error', 'send JSON-RPC as text frames')));
@@ -251,10 +253,29 @@ export class ControlServer {
  * The one authentication check of every route (control channels, /ws, the status page, /metrics):
  * the authenticated user, or the challenge to send with a 401.
  */
-export function authenticate(settings: TransportSettings, req: IncomingMessage): { ok: true; user: string | undefined } | { ok: false; challenge: string } {
-  if (!settings.auth) return { ok: true, user: undefined };
-  const user = settings.auth.verify(req.headers.authorization);
-  return user ? { ok: true, user } : { ok: false, challenge: `Basic realm="${settings.auth.realm}"` };
+export function authenticate(
+  settings: TransportSettings,
+  req: IncomingMessage,
+): { ok: true; user: string | undefined; caller: CallerAuth } | { ok: false; challenge: string } {
+  const auth = settings.auth;
+  if (!auth) return { ok: true, user: undefined, caller: OPEN };
+  const header = req.headers.authorization;
+  if (header === undefined && !auth.required) return { ok: true, user: undefined, caller: auth.anonymous() };
+  const found = auth.verify(header);
+  if (found) return { ok: true, user: found.user === '' ? undefined : found.user, caller: found.caller };
+  settings.onRefused?.(req.socket.remoteAddress, header === undefined ? undefined : userOf(header));
+  return { ok: false, challenge: `Basic realm="${auth.realm}"` };
+}
+
+/** A server without any credential: every caller may do everything (only on loopback, or insecure: true). */
+const OPEN: CallerAuth = { operator: true, peer: () => true };
+
+/** The user a basic-auth header names (for the log of a refused credential), if it is readable. */
+function userOf(header: string): string | undefined {
+  const match = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header);
+  if (!match) return undefined;
+  const decoded = Buffer.from(match[1] as string, 'base64').toString('utf8');
+  return decoded.includes(':') ? decoded.slice(0, decoded.indexOf(':')) : undefined;
 }
 
 function isLoopback(address: string | undefined): boolean {

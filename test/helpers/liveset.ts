@@ -205,8 +205,11 @@ export async function startMembers(
     await Promise.all([...servers.values()].map((s) => s.stop().catch(() => undefined)));
     cleanup();
   };
+  // One file for the whole cluster, as operators write it (its directory also holds the pool secret).
+  const configFile = join(mkdtempSync(join(tmpdir(), 'liveset-test-')), 'liveset.json');
+  writeFileSync(configFile, JSON.stringify(config, null, 2));
   try {
-    await Promise.all(names.map(async (n) => servers.set(n, await startLiveset({ config, server: n, ...(readyTimeoutMs !== undefined ? { readyTimeoutMs } : {}) }))));
+    await Promise.all(names.map(async (n) => servers.set(n, await startLiveset({ config: configFile, server: n, ...(readyTimeoutMs !== undefined ? { readyTimeoutMs } : {}) }))));
   } catch (err) {
     await stopAll();
     throw err;

@@ -1,6 +1,6 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import assert from 'node:assert/strict';
 import { freePorts, keaCommand, startLiveset, startMembers, waitFor } from '../helpers/liveset.ts';
 
@@ -24,6 +24,10 @@ export interface PoolCluster {
   /** The pool's host refs by name, read from the master. */
   refs(master: string): Promise<Record<string, string>>;
   status(name: string): Promise<Record<string, unknown> | undefined>;
+  /** The pool secret the hosts created beside their configuration file. */
+  secret(): string;
+  /** A Kea-channel command sent as a peer of the pool (with the pool secret). */
+  asPeer(name: string, command: string, args?: unknown): ReturnType<typeof keaCommand>;
   stopAll(): Promise<void>;
 }
 
@@ -64,6 +68,8 @@ export async function startPool(opts: { faults?: boolean; timers?: Partial<typeo
         return undefined;
       }
     },
+    secret: () => readFileSync(join(dirname(hosts.get('host1')?.configFile as string), 'pool-secret'), 'utf8').trim(),
+    asPeer: (n, command, args) => keaCommand(cluster.url(n), command, args, { errorDetail: true, headers: { Authorization: `Basic ${Buffer.from(`liveset-pool:${cluster.secret()}`).toString('base64')}` } }),
     stopAll,
   };
   return cluster;

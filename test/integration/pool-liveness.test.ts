@@ -33,7 +33,7 @@ test('a slave answers master-only calls with HOST_IS_SLAVE [master address]', as
 });
 
 test('a heartbeat naming a host outside the pool is refused', async () => {
-  const a = await kea(cluster.url('host1'), 'host.tickle_heartbeat', { host: 'OpaqueRef:stranger', stuff: {} });
+  const a = await cluster.asPeer('host1', 'host.tickle_heartbeat', { host: 'OpaqueRef:stranger', stuff: {} });
   assert.deepEqual(errorOf(a), { error: 'HANDLE_INVALID', params: ['host', 'OpaqueRef:stranger'] });
 });
 

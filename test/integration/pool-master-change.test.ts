@@ -34,7 +34,7 @@ test('a refused proposal aborts the change on every host and the old master carr
   const c = await pool(t);
   const refs = await c.refs('host1');
   // host3 has promised itself to host1 (a pending proposal of another change)
-  assert.equal((await kea(c.url('host3'), 'host.propose_new_master', { address: addressOf(c, 'host1'), manual: true })).result, 0);
+  assert.equal((await c.asPeer('host3', 'host.propose_new_master', { address: addressOf(c, 'host1'), manual: true })).result, 0);
   const a = await kea(c.url('host1'), 'pool.designate_new_master', { host: refs['host2'] });
   const e = errorOf(a);
   assert.equal(e.error, 'HA_ABORT_NEW_MASTER');
@@ -43,7 +43,7 @@ test('a refused proposal aborts the change on every host and the old master carr
   assert.equal((await c.status('host1'))?.['role'], 'master');
   assert.equal((await c.status('host2'))?.['role'], 'slave');
   assert.equal((await kea(c.url('host1'), 'VM.create', { args: { name_label: 'still', memory_static_max: 1 } })).result, 0);
-  assert.equal((await kea(c.url('host3'), 'host.abort_new_master', { address: addressOf(c, 'host1') })).result, 0);
+  assert.equal((await c.asPeer('host3', 'host.abort_new_master', { address: addressOf(c, 'host1') })).result, 0);
 });
 
 /** Pauses `victim` at `point`, starts a change to host2, kills the victim there, and brings it back. */

@@ -104,6 +104,14 @@ export class CommandRegistry {
   async dispatch(request: CommandRequest, ctx: CommandContext): Promise<Answer> {
     const cmd = this.commands.get(request.command);
     if (!cmd) return errorAnswer(new CommandError(ctx.positional ? 'MESSAGE_METHOD_UNKNOWN' : 'COMMAND_UNSUPPORTED', [request.command]));
+    const kind = cmd.schema.caller;
+    if (kind !== undefined && ctx.caller !== undefined && !(kind === 'peer' ? ctx.caller.peer(cmd.owner) : ctx.caller.operator)) {
+      ctx.logger.warn(
+        { msgId: 'CORE_CALLER_REFUSED', command: cmd.name, needs: kind, user: ctx.user, remoteAddress: ctx.remoteAddress, transport: ctx.transport },
+        `${cmd.name} refused: only ${kind === 'peer' ? 'a peer' : 'an operator'} may call it`,
+      );
+      return errorAnswer(new CommandError('PERMISSION_DENIED', [cmd.name, kind]));
+    }
     const args = toNamedArguments(cmd, request.arguments);
     if (!('named' in args)) return errorAnswer(args.error);
     let problems: SchemaProblem[];

@@ -10,12 +10,30 @@ export interface EventSink {
   notify(method: string, params: unknown): void;
 }
 
+/**
+ * Who is calling, as the transport authenticated it. Operators are the configured clients
+ * (server.authentication); peers are other servers of a pair or pool, with a peer credential a
+ * library registered (the pool secret, an HA relationship's basic-auth). Without operator clients
+ * every caller counts as an operator; without any peer credential of a library, every caller
+ * counts as that library's peer (an open, loopback-only setup: see server.insecure).
+ */
+export interface CallerAuth {
+  readonly operator: boolean;
+  /** True when the caller holds the peer credential of library `owner` (or it registered none). */
+  peer(owner: string): boolean;
+}
+
+/** Who may call a command: only peers, only operators; absent = any caller the transport let in. */
+export type CallerKind = 'peer' | 'operator';
+
 /** Per-request context handed to every handler (json-rpc-2.0's `serverParams`, made explicit). */
 export interface CommandContext {
   readonly transport: TransportName;
   readonly remoteAddress?: string;
   /** Basic-auth user that authenticated the request, if authentication is configured. */
   readonly user?: string;
+  /** Set by the transports for callers from outside; absent inside the server (trusted). */
+  readonly caller?: CallerAuth;
   /** Set on WebSocket requests; used by `subscribe`. */
   readonly sink?: EventSink;
   /** True when the caller used XenAPI positional params (session reference first). */
@@ -35,6 +53,12 @@ export interface CommandSchema {
   readonly positional?: readonly string[];
   /** JSON Schema of what a success carries (the answer's arguments, or its value for XenAPI calls). */
   readonly answer?: Record<string, unknown>;
+  /**
+   * The one mark of who may call: "peer" (heartbeats, notifications, pool-internal host.* calls,
+   * database copies) or "operator" (emergency and configuration calls). Enforced by the core's
+   * dispatch for every wire; absent = any caller the transport let in.
+   */
+  readonly caller?: CallerKind;
   /** Error names (src/core/errors.ts) the command itself raises, beyond those any command may. */
   readonly errors?: readonly ErrorName[];
 }

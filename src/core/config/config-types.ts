@@ -18,6 +18,7 @@ export interface LivesetConfig {
       readonly 'metrics-unauthenticated-loopback': boolean;
     };
     readonly 'shutdown-grace-ms': number;
+    readonly insecure: boolean;
     readonly authentication?: {
       readonly type: 'basic';
       readonly realm: string;

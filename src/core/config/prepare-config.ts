@@ -9,6 +9,12 @@ import { formatProblem } from './load-config.ts';
 
 export const DEFAULT_LISTEN = 'http://127.0.0.1:8000/';
 
+/** True for a listen host other than loopback (127.0.0.0/8, ::1, localhost). */
+export function isOpenToTheNetwork(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '');
+  return !(host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host));
+}
+
 /** A configuration checked end to end and resolved for one member of the cluster. */
 export interface PreparedConfig {
   readonly loaded: LoadedConfig;
@@ -58,6 +64,12 @@ export async function prepareConfig(
     if (listen.protocol !== 'http:') problems.push({ pointer: '/server/listen', message: `only http:// listen addresses are supported (got ${listenText}); put TLS in front with a proxy` });
   } catch {
     problems.push({ pointer: '/server/listen', message: `not a valid URL: ${listenText}` });
+  }
+  if (isOpenToTheNetwork(listen.hostname) && !config.server.authentication && !config.server.insecure) {
+    problems.push({
+      pointer: '/server/listen',
+      message: `${listen.host} is not a loopback address and server.authentication is not set: anyone who can reach it could run every command; add server.authentication (and the peer credentials: pool secret, HA basic-auth), or set server.insecure: true to accept that`,
+    });
   }
   const authClients: { user: string; password: string }[] = [];
   for (const [i, client] of (config.server.authentication?.clients ?? []).entries()) {

@@ -42,7 +42,7 @@ export class PeerUnreachableError extends Error {
 
 /**
  * Thrown by `callPeer` when the peer answered 401 or 403: it is there but refuses this server's
- * credential (a wrong `peer-auth`, say). A kind of unreachable — the call did not happen — kept
+ * credential (a wrong pool secret, say). A kind of unreachable — the call did not happen — kept
  * apart so callers and logs can tell a misconfiguration from a host that is down.
  */
 export class PeerRejectedError extends PeerUnreachableError {
@@ -67,6 +67,12 @@ export interface LibraryHandle {
   readonly selfUrl: string;
   /** Directory of the configuration file, for resolving relative paths in parameters. */
   readonly configDir: string;
+  /**
+   * Registers the credential this library's peers present (the pool secret, an HA relationship's
+   * basic-auth): commands whose schema says `"caller": "peer"` then need it. Removed at unload.
+   * Absent on simulated servers, which have no transport.
+   */
+  registerPeerCredential?(user: string, password: string): void;
   readonly clock: Clock;
   readonly logger: Logger;
   /** Snapshot + redo-log stores under this server's data directory. */

@@ -12,6 +12,7 @@ interface RawPeer {
   'auto-failover'?: boolean;
   'basic-auth-user'?: string;
   'basic-auth-password'?: string;
+  'basic-auth-password-file'?: string;
 }
 interface RawWitness {
   name: string;
@@ -81,9 +82,11 @@ export function isWitnessOnly(parameters: unknown, serverName: string): boolean 
   return (rel.witnesses ?? []).some((w) => w.name.trim() === name);
 }
 
-function basicAuthOf(raw: { 'basic-auth-user'?: string; 'basic-auth-password'?: string }): { basicAuth?: { user: string; password: string } } {
+function basicAuthOf(raw: { 'basic-auth-user'?: string; 'basic-auth-password'?: string; 'basic-auth-password-file'?: string }): { basicAuth?: { user: string; password: string; passwordFile?: string } } {
   const user = raw['basic-auth-user'];
-  return user !== undefined && user !== '' ? { basicAuth: { user, password: raw['basic-auth-password'] ?? '' } } : {};
+  const file = raw['basic-auth-password-file'];
+  if (user === undefined || user === '') return {};
+  return { basicAuth: { user, password: raw['basic-auth-password'] ?? '', ...(file !== undefined ? { passwordFile: file } : {}) } };
 }
 
 /** Witness entries: names unique and distinct from the peers', URLs as for peers. */
@@ -216,6 +219,9 @@ export function parseHaConfig(parameters: unknown, serverName: string): ParseRes
     if (bad !== undefined) problems.push(`${at}: bad url '${raw.url}': ${bad} for server ${name}`);
     const user = raw['basic-auth-user'];
     if (user !== undefined && user.includes(':')) problems.push(`${at}: user '${user}' must not contain a ':' in peer '${name}'`);
+    if (raw['basic-auth-password'] !== undefined && raw['basic-auth-password-file'] !== undefined) {
+      problems.push(`${at}: only one of basic-auth-password and basic-auth-password-file parameter can be configured in peer '${name}'`);
+    }
     peers.push({ name, url: raw.url, role: raw.role, autoFailover: raw['auto-failover'] ?? true, ...basicAuthOf(raw) });
   });
   if (thisServerName === '') problems.push(`${where}: 'this-server-name' is not set and no --server was given`);

@@ -11,7 +11,8 @@ export interface PeerConfig {
   readonly url: string;
   readonly role: PeerRole;
   readonly autoFailover: boolean;
-  readonly basicAuth?: { readonly user: string; readonly password: string };
+  /** Kea's basic-auth-*; `passwordFile` (relative to the configuration file) is read at load into `password`. */
+  readonly basicAuth?: { readonly user: string; readonly password: string; readonly passwordFile?: string };
 }
 
 /** A witness: another liveset server asked whether it can reach our partner (docs/ha.md, Witnesses). */

@@ -1,12 +1,34 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { HookLibrary, LibraryHandle } from '../../core/hooks/hook-library.ts';
 import { HOOKS_API_VERSION } from '../../core/hooks/hook-library.ts';
 import schema from '../../../schemas/libraries/ha.schema.json' with { type: 'json' };
 import { registerHaCommands } from './ha-commands.ts';
 import { haMembers, isWitnessOnly, parseHaConfig } from './ha-config-parser.ts';
 import { HaService } from './ha-service.ts';
+import { thisPeer, type HaConfig } from './ha-config.ts';
 import { haStatusEntry } from './ha-status.ts';
 
 let service: HaService | undefined;
+
+/** Reads each peer's basic-auth-password-file (relative to the configuration file) into its password. */
+function withPasswordFiles(config: HaConfig, configDir: string): HaConfig {
+  return {
+    ...config,
+    peers: config.peers.map((p) => {
+      const file = p.basicAuth?.passwordFile;
+      if (!p.basicAuth || file === undefined) return p;
+      const path = resolve(configDir, file);
+      let password: string;
+      try {
+        password = readFileSync(path, 'utf8').replace(/\r?\n$/, '');
+      } catch (err) {
+        throw new Error(`bad password file in peer '${p.name}': cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      }
+      return { ...p, basicAuth: { user: p.basicAuth.user, password } };
+    }),
+  };
+}
 
 /**
  * The `ha` hook library: Kea's High Availability for a pair of liveset servers (plus backups).
@@ -31,9 +53,14 @@ export const library: HookLibrary = {
     }
     const r = parseHaConfig(handle.parameters, handle.serverName);
     if (!r.ok) throw new Error(r.problems.join('; '));
-    const s = new HaService(handle, r.config);
+    const config = withPasswordFiles(r.config, handle.configDir);
+    // What partners send this server (its own peer entry, as Kea's dedicated listener checks):
+    // the peer-only commands (heartbeats, maintenance and sync notifications) then need it.
+    const own = thisPeer(config).basicAuth;
+    if (own) handle.registerPeerCredential?.(own.user, own.password);
+    const s = new HaService(handle, config);
     registerHaCommands(handle, s);
-    handle.registerStatus('high-availability', () => [haStatusEntry(r.config, s.current, s.now())]);
+    handle.registerStatus('high-availability', () => [haStatusEntry(config, s.current, s.now())]);
     s.start();
     service = s;
   },

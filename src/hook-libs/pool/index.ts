@@ -6,7 +6,8 @@ import { poolCommands } from './commands/pool-commands.ts';
 import { recordCommands } from './commands/record-commands.ts';
 import { sessionCommands } from './commands/session-commands.ts';
 import { vmCommands } from './commands/vm-commands.ts';
-import { checkPoolConfig, parsePoolConfig, poolMembers } from './pool-config.ts';
+import { checkPoolConfig, parsePoolConfig, poolMembers, type PoolConfig } from './pool-config.ts';
+import { loadPoolSecret, POOL_PEER_USER } from './pool-secret.ts';
 import { RestartRunner } from './ha-restarts.ts';
 import { PoolPlanner } from './pool-planner.ts';
 import { PoolService } from './pool-service.ts';
@@ -14,8 +15,8 @@ import { PoolService } from './pool-service.ts';
 let service: PoolService | undefined;
 
 /** Builds the pool service on a handle and registers its calls; `start()` recovers and runs it. */
-export function buildPool(handle: LibraryHandle): PoolService {
-  const svc = new PoolService(parsePoolConfig(handle.parameters), handle);
+export function buildPool(handle: LibraryHandle, peerAuth?: PoolConfig['peerAuth']): PoolService {
+  const svc = new PoolService({ ...parsePoolConfig(handle.parameters), ...(peerAuth ? { peerAuth } : {}) }, handle);
   svc.planner = new PoolPlanner(svc);
   svc.restarts = new RestartRunner(svc, svc.planner);
   const names: string[] = [];
@@ -53,8 +54,15 @@ export const library: HookLibrary = {
   members: poolMembers,
   check: checkPoolConfig,
   async load(handle: LibraryHandle) {
+    // The pool secret: what hosts present to each other, and what the pool-internal calls demand.
+    const cfg = parsePoolConfig(handle.parameters);
+    const { secret, file, created } = loadPoolSecret(cfg, handle.configDir);
+    if (created) {
+      handle.logger.warn({ msgId: 'POOL_SECRET_CREATED', file }, `created a new pool secret in ${file} (mode 0600); every host of the pool needs the same one (copy it, and set pool-secret-file)`);
+    }
+    handle.registerPeerCredential?.(POOL_PEER_USER, secret);
     // Kept before start() so a failed start is still stopped by unload().
-    service = buildPool(handle);
+    service = buildPool(handle, { user: POOL_PEER_USER, password: secret });
     await service.start();
   },
   async unload() {

@@ -16,7 +16,10 @@ export interface PoolConfig {
   readonly master: string;
   readonly hosts: readonly PoolHost[];
   readonly credentials: readonly { readonly user: string; readonly password: string }[];
+  /** The credential hosts send each other: the pool secret, set when the library loads (pool-secret.ts). */
   readonly peerAuth?: { readonly user: string; readonly password: string };
+  readonly poolSecret?: string;
+  readonly poolSecretFile?: string;
   readonly maxHosts: number;
   readonly heartbeatIntervalMs: number;
   readonly assumedDeadMs: number;
@@ -35,7 +38,8 @@ interface RawParams {
   master: string;
   hosts: RawHost[];
   credentials: { user: string; password: string }[];
-  'peer-auth'?: { user: string; password: string };
+  'pool-secret'?: string;
+  'pool-secret-file'?: string;
   'max-hosts'?: number;
   'heartbeat-interval'?: number;
   'assumed-dead-interval'?: number;
@@ -60,7 +64,8 @@ export function parsePoolConfig(parameters: unknown): PoolConfig {
     master: p.master,
     hosts: p.hosts.map((h) => ({ name: h.name, url: h.url, address: h.address ?? defaultAddress(h.url), memory: h.memory ?? 8 * GiB })),
     credentials: p.credentials,
-    ...(p['peer-auth'] !== undefined ? { peerAuth: p['peer-auth'] } : {}),
+    ...(p['pool-secret'] !== undefined ? { poolSecret: p['pool-secret'] } : {}),
+    ...(p['pool-secret-file'] !== undefined ? { poolSecretFile: p['pool-secret-file'] } : {}),
     maxHosts: p['max-hosts'] ?? 64,
     heartbeatIntervalMs: p['heartbeat-interval'] ?? 30_000,
     assumedDeadMs: p['assumed-dead-interval'] ?? 600_000,
@@ -90,6 +95,7 @@ export function checkPoolConfig(parameters: unknown, serverName: string): string
   if (!names.includes(c.master)) problems.push(`master: '${c.master}' is not one of the hosts (${names.join(', ')})`);
   if (c.thisHost !== undefined && !names.includes(c.thisHost)) problems.push(`this-host: '${c.thisHost}' is not one of the hosts`);
   if (serverName !== '' && !names.includes(serverName)) problems.push(`this server '${serverName}' is not one of the pool's hosts (${names.join(', ')})`);
+  if (c.poolSecret !== undefined && c.poolSecretFile !== undefined) problems.push('pool-secret, pool-secret-file: give one of them, not both');
   if (c.assumedDeadMs <= c.heartbeatIntervalMs) {
     problems.push(`assumed-dead-interval: ${c.assumedDeadMs} ms must be longer than heartbeat-interval (${c.heartbeatIntervalMs} ms)`);
   }

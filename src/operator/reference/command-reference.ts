@@ -24,6 +24,7 @@ function commandSection(c: DescribedCommand): string {
     '',
     `- **Library:** ${c.library}`,
     `- **Wire formats:** ${wireFormats(c)}`,
+    ...(c.schema.caller ? [`- **Callers:** ${c.schema.caller === 'peer' ? 'peers only (another server of the pair or pool, with its peer credential); operators get PERMISSION_DENIED' : 'operators only (a client in server.authentication); peers get PERMISSION_DENIED'}`] : []),
     '',
     '**Arguments**',
     '',

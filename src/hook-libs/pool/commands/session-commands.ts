@@ -1,11 +1,14 @@
 import { value } from '../../../core/commands/answer.ts';
 import { CommandError } from '../../../core/errors.ts';
+import { sameSecret } from '../../../transports/basic-auth.ts';
 import type { PoolService } from '../pool-service.ts';
 import { call, type PoolCommand } from './define.ts';
 
 function authenticate(svc: PoolService, args: Record<string, unknown>): string {
   const user = String(args['uname']);
-  const ok = svc.cfg.credentials.some((c) => c.user === user && c.password === args['pwd']);
+  const given = typeof args['pwd'] === 'string' ? args['pwd'] : '';
+  // Every entry compared in constant time (no early exit), so timing says nothing about the password.
+  const ok = svc.cfg.credentials.reduce((found, c) => sameSecret(given, c.password) && c.user === user ? true : found, false);
   if (!ok) throw new CommandError('SESSION_AUTHENTICATION_FAILED', [user, 'Authentication failure']);
   return user;
 }
