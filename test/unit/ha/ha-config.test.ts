@@ -6,7 +6,7 @@ import { Ajv } from 'ajv';
 import schema from '../../../schemas/libraries/ha.schema.json' with { type: 'json' };
 import { haMembers, parseHaConfig } from '../../../src/hook-libs/ha/ha-config-parser.ts';
 
-const validate = new Ajv({ allErrors: true, keywords: ['x-trusted'] }).compile(schema);
+const validate = new Ajv({ allErrors: true, keywords: ['x-trusted', 'x-secret'] }).compile(schema);
 
 type Rel = Record<string, unknown>;
 const lbPeers = [

@@ -7,7 +7,7 @@ import YAML from 'yaml';
 import schema from '../../../schemas/libraries/ha.schema.json' with { type: 'json' };
 import { haMembers, parseHaConfig } from '../../../src/hook-libs/ha/ha-config-parser.ts';
 
-const validate = new Ajv({ allErrors: true, keywords: ['x-trusted'] }).compile(schema);
+const validate = new Ajv({ allErrors: true, keywords: ['x-trusted', 'x-secret'] }).compile(schema);
 
 for (const file of ['ha-pair.yaml', 'ha-hot-standby.yaml', 'ha-passive-backup.yaml']) {
   test(`examples/${file} is a valid ha configuration for each member`, () => {

@@ -6,7 +6,7 @@ import { Ajv } from 'ajv';
 import schema from '../../../schemas/libraries/ha.schema.json' with { type: 'json' };
 import { haMembers, isWitnessOnly, parseHaConfig } from '../../../src/hook-libs/ha/ha-config-parser.ts';
 
-const validate = new Ajv({ allErrors: true, keywords: ['x-trusted'] }).compile(schema);
+const validate = new Ajv({ allErrors: true, keywords: ['x-trusted', 'x-secret'] }).compile(schema);
 const peers = [
   { name: 'server1', url: 'http://127.0.0.1:8001/', role: 'primary' },
   { name: 'server2', url: 'http://127.0.0.1:8002/', role: 'secondary' },
