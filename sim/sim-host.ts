@@ -143,7 +143,7 @@ export class SimHost<S> implements Endpoint {
   /** Runs a command as the registry would: CommandError becomes its answer; the wire drops the rest. */
   async serve(command: string, args: Record<string, unknown>): Promise<Answer> {
     const h = this.handlers.get(command);
-    if (h === undefined) return { result: 2, text: `'${command}' command not supported` };
+    if (h === undefined) return { result: 2, text: `'${command}' command not supported.` };
     try {
       const a = await h(args, { transport: 'kea-http', positional: false, logger: this.logger });
       return toKeaAnswer(a, true) as unknown as Answer;

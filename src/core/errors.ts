@@ -30,7 +30,8 @@ const plain = (summary: string): CatalogueEntry => ({
 
 export const ERROR_CATALOGUE = {
   // core
-  COMMAND_UNSUPPORTED: { result: RESULT.UNSUPPORTED, text: (p) => `'${p[0] ?? ''}' command not supported` },
+  // BaseCommandMgr::handleCommand (Kea 2.2), with its period.
+  COMMAND_UNSUPPORTED: { result: RESULT.UNSUPPORTED, text: (p) => `'${p[0] ?? ''}' command not supported.` },
   INVALID_ARGUMENTS: plain('invalid arguments'),
   INTERNAL_ERROR: plain('internal error'),
   CONFIG_INVALID: plain('configuration is invalid'),

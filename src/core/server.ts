@@ -427,10 +427,15 @@ export class LivesetServer {
         // Servers this one refuses as HA witness callers, and for how many more ms.
         const fences = this.witnessDesk.describe();
         if (Object.keys(fences).length > 0) sections['witness-fences'] = fences;
+        // Kea 2.2's top-level keys and types (src/bin/dhcp4/ctrl_dhcp4_srv.cc commandStatusGetHandler):
+        // pid, uptime, reload, multi-threading-enabled (liveset runs one event loop: false) and
+        // sockets.status ("ready": the listener answering this command is bound). Then liveset's own.
         return {
           pid: this.opts.pid,
           uptime: Math.floor((now - this.startedAtMs) / 1000),
           reload: Math.floor((now - rt.loadedAtMs) / 1000),
+          'multi-threading-enabled': false,
+          sockets: { status: 'ready' },
           server: rt.prepared.serverName,
           url: this.selfUrl,
           libraries: rt.hooks.names(),
@@ -443,8 +448,9 @@ export class LivesetServer {
       },
       configTest: async (config) => {
         try {
-          await prepareConfig(textLoader(config, 'config-test')(), this.opts.serverName, this.opts.builtins, this.validator);
-          return ok('Configuration seems sane.');
+          const prepared = await prepareConfig(textLoader(config, 'config-test')(), this.opts.serverName, this.opts.builtins, this.validator);
+          // Kea's text; settings a library accepts but ignores are named after it.
+          return ok(prepared.warnings.length === 0 ? 'Configuration seems sane.' : `Configuration seems sane. Warnings: ${prepared.warnings.join('; ')}`);
         } catch (err) {
           return this.applyFailed('config-test', err);
         }

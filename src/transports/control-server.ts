@@ -9,8 +9,7 @@ import type { EventBus } from '../core/events.ts';
 import type { Logger } from '../core/logger.ts';
 import type { BasicAuth } from './basic-auth.ts';
 import { readBody } from './http-body.ts';
-import { toKeaAnswer } from './answer-mapping.ts';
-import { KEA_BAD_REQUEST, parseKeaBody } from './kea-http/kea-codec.ts';
+import { KEA_BAD_REQUEST, handleKeaText, keaBody } from './kea-http/kea-codec.ts';
 import { handleJsonRpcText } from './jsonrpc/jsonrpc-codec.ts';
 
 export type Dispatch = (request: CommandRequest, ctx: Omit<CommandContext, 'logger'>) => Promise<Answer>;
@@ -146,12 +145,12 @@ export class ControlServer {
     const auth = waived ? { ok: true as const, user: undefined, caller: OPEN } : authenticate(settings, req);
     if (!auth.ok) {
       res.setHeader('WWW-Authenticate', auth.challenge);
-      return send(res, 401, { result: 401, text: 'Unauthorized' });
+      return kea ? sendText(res, 401, keaBody({ result: 401, text: 'Unauthorized' })) : send(res, 401, { result: 401, text: 'Unauthorized' });
     }
     const user = auth.user;
     if (extra) return this.opts.extraRoutes?.serve(req, res, path, user);
     const contentType = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
-    if (kea && (req.method !== 'POST' || contentType !== JSON_TYPE)) return send(res, 400, KEA_BAD_REQUEST);
+    if (kea && (req.method !== 'POST' || contentType !== JSON_TYPE)) return sendText(res, 400, keaBody(KEA_BAD_REQUEST));
     if (!kea && req.method !== 'POST') {
       res.setHeader('Allow', 'POST');
       return send(res, 405, rpcError(-32600, 'Invalid Request', 'JSON-RPC requests must be sent with POST'));
@@ -165,15 +164,13 @@ export class ControlServer {
       const text = `request body exceeds the limit of ${settings.bodyLimit} bytes`;
       res.setHeader('Connection', 'close');
       res.on('finish', () => req.socket.destroy());
-      return send(res, 413, kea ? { result: 413, text } : rpcError(-32600, 'Invalid Request', text));
+      return kea ? sendText(res, 413, keaBody({ result: 413, text })) : send(res, 413, rpcError(-32600, 'Invalid Request', text));
     }
     const base = { remoteAddress: req.socket.remoteAddress, caller: auth.caller, ...(user ? { user } : {}) };
     if (kea) {
-      const parsed = parseKeaBody(body.text, settings.services);
-      if (parsed.kind === 'bad-request') return send(res, 400, KEA_BAD_REQUEST);
-      if (parsed.kind === 'refused') return send(res, 200, [{ result: 1, text: parsed.text }]);
-      const answer = await this.opts.dispatch(parsed.request, { ...base, transport: 'kea-http', positional: false });
-      return send(res, 200, [toKeaAnswer(answer, peer !== undefined || header(req, ERROR_DETAIL_HEADER) === '1')]);
+      const opts = { services: settings.services, errorDetail: peer !== undefined || header(req, ERROR_DETAIL_HEADER) === '1', compact: peer !== undefined };
+      const reply = await handleKeaText(body.text, opts, (request) => this.opts.dispatch(request, { ...base, transport: 'kea-http', positional: false }));
+      return sendText(res, reply.status, reply.body);
     }
     const reply = await handleJsonRpcText(body.text, (request, positional) =>
       this.opts.dispatch(request, { ...base, transport: 'jsonrpc-http', positional }),
@@ -294,6 +291,9 @@ function rpcError(code: number, message: string, data: string) {
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
+  sendText(res, status, JSON.stringify(body));
+}
+
+function sendText(res: ServerResponse, status: number, text: string): void {
   res.writeHead(status, { 'Content-Type': JSON_TYPE, 'Content-Length': Buffer.byteLength(text) }).end(text);
 }

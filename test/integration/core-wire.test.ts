@@ -43,12 +43,12 @@ test('kea: a good command, an unknown command, invalid arguments', async () => {
   assert.deepEqual(status.arguments.libraries, ['greeter']);
   const greet = await keaCommand(server.url, 'greet', { name: 'ana' });
   assert.deepEqual(greet, { result: 0, text: 'Hello, ana!', arguments: { count: 1, audited: true } });
-  assert.deepEqual(await keaCommand(server.url, 'nope'), { result: 2, text: "'nope' command not supported" });
+  assert.deepEqual(await keaCommand(server.url, 'nope'), { result: 2, text: "'nope' command not supported." });
   assert.deepEqual(await keaCommand(server.url, 'greet', { name: 5 }), { result: 1, text: 'arguments.name: must be string' });
   const served = await http('/', '{"command":"status-get","service":["liveset"]}');
   assert.equal(JSON.parse(served.body)[0].result, 0);
   const other = JSON.parse((await http('/', '{"command":"status-get","service":["dhcp4"]}')).body);
-  assert.deepEqual(other, [{ result: 1, text: "service 'dhcp4' is not served here (this server serves: liveset)" }]);
+  assert.deepEqual(other, [{ result: 1, text: 'forwarding socket is not configured for the server type dhcp4' }]);
 });
 
 test('kea: malformed JSON, a non-POST and a wrong content type are HTTP 400 Bad Request', async () => {

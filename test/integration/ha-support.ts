@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { freePorts, keaCommand, startLiveset, startMembers, waitFor } from '../helpers/liveset.ts';
+import { keaStatusProblems } from '../helpers/kea-reference.ts';
 
 export type Liveset = Awaited<ReturnType<typeof startLiveset>>;
 
@@ -69,10 +70,16 @@ export async function startHa(opts: {
   return { names, servers, dataRoot, server: (n) => servers.get(n) as Liveset, stopAll };
 }
 
-/** This server's entry of status-get's high-availability section. */
+/**
+ * This server's entry of status-get's high-availability section. Every call also checks the whole
+ * answer against Kea 2.2's status-get keys and types (test/helpers/kea-reference.ts), so every HA
+ * state an integration test reaches is checked.
+ */
 export async function haStatus(s: Liveset): Promise<{ local: Record<string, any>; remote?: Record<string, any> }> {
   const a = await keaCommand(s.url, 'status-get');
   if (a.result !== 0) throw new Error(`status-get: ${a.text}`);
+  const problems = keaStatusProblems(a.arguments);
+  if (problems.length > 0) throw new Error(`status-get of ${s.name} differs from Kea 2.2's keys and types: ${problems.join('; ')}\n${JSON.stringify(a.arguments)}`);
   return a.arguments['high-availability'][0]['ha-servers'];
 }
 

@@ -38,7 +38,7 @@ test('unknown commands are result 2 naming the command; inherited names are not 
   for (const name of ['nope', 'constructor', 'toString', '__proto__']) {
     const a = await registry.dispatch({ command: name }, ctx);
     assert.equal(a.result, 2);
-    assert.equal(a.text, `'${name}' command not supported`);
+    assert.equal(a.text, `'${name}' command not supported.`);
   }
 });
 

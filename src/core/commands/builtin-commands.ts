@@ -21,11 +21,15 @@ export interface BuiltinHost {
   witnessProbe(args: Record<string, unknown>): Promise<Answer>;
 }
 
+const FAULT_COMMANDS = new Set(['fault-partition', 'fault-heal']);
+
 /** Registers the core's commands, owned by 'core'. Kea's names, answer shapes and texts where Kea has them. */
 export function registerBuiltins(registry: CommandRegistry, host: BuiltinHost): void {
   const reg = (name: string, handler: Parameters<CommandRegistry['register']>[0]['handler']) => registry.register({ name, handler }, 'core');
 
-  reg('list-commands', () => ok(undefined, registry.names()));
+  // Only what can run: the fault-injection commands are registered always (a reload may turn the
+  // feature on) but listed only while it is on.
+  reg('list-commands', () => ok(undefined, host.faults ? registry.names() : registry.names().filter((n) => !FAULT_COMMANDS.has(n))));
   reg('version-get', () => {
     const v = host.version();
     return ok(v.version, { extended: v.extended });

@@ -112,7 +112,7 @@ export class CommandRegistry {
       );
       return errorAnswer(new CommandError('PERMISSION_DENIED', [cmd.name, kind]));
     }
-    const args = toNamedArguments(cmd, request.arguments);
+    const args = toNamedArguments(cmd, request.arguments, ctx.positional);
     if (!('named' in args)) return errorAnswer(args.error);
     let problems: SchemaProblem[];
     try {
@@ -167,9 +167,23 @@ export class CommandRegistry {
   }
 }
 
-/** Maps XenAPI positional params onto the names the command's schema lists in `positional`. */
-function toNamedArguments(cmd: RegisteredCommand, raw: unknown): { named: Record<string, unknown> } | { error: CommandError } {
+/**
+ * Maps XenAPI positional params onto the names the command's schema lists in `positional`.
+ *
+ * On the Kea channel (`positional` false) `arguments` may be anything, as Kea's parseCommand lets
+ * it through and each handler decides (Kea 2.2, `src/bin/dhcp4/ctrl_dhcp4_srv.cc`,
+ * `src/hooks/dhcp/high_availability/ha_impl.cc`): handlers that take no arguments ignore a value
+ * that is not a map, the others refuse it with result 1 (`arguments in the 'ha-scopes' command
+ * are not a map`). A list still maps onto a schema's positional names.
+ */
+function toNamedArguments(cmd: RegisteredCommand, raw: unknown, positional: boolean): { named: Record<string, unknown> } | { error: CommandError } {
   if (raw === undefined || raw === null) return { named: {} };
+  const notMap = typeof raw !== 'object' || (Array.isArray(raw) && !cmd.schema.positional);
+  if (!positional && notMap) {
+    if (takesNoArguments(cmd.schema)) return { named: {} };
+    const text = `arguments in the '${cmd.name}' command are not a map`;
+    return { error: new CommandError('INVALID_ARGUMENTS', ['arguments: must be an object'], text) };
+  }
   if (Array.isArray(raw)) {
     const names = cmd.schema.positional;
     if (!names) {
@@ -188,4 +202,10 @@ function toNamedArguments(cmd: RegisteredCommand, raw: unknown): { named: Record
     return { error: new CommandError('INVALID_ARGUMENTS', ['arguments: must be an object'], 'arguments: must be an object') };
   }
   return { named: raw as Record<string, unknown> };
+}
+
+/** A command whose schema names no argument (list-commands, status-get, version-get, …). */
+function takesNoArguments(schema: CommandSchema): boolean {
+  const props = (schema.arguments as { properties?: Record<string, unknown> }).properties;
+  return schema.positional === undefined && (props === undefined || Object.keys(props).length === 0);
 }

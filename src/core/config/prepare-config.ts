@@ -24,6 +24,8 @@ export interface PreparedConfig {
   readonly listen: URL;
   readonly dataDir: string;
   readonly authClients: readonly { user: string; password: string }[];
+  /** Libraries' warnings about settings they accept but ignore, each as `file:line:col: path: library: text`. */
+  readonly warnings: readonly string[];
 }
 
 /**
@@ -86,7 +88,11 @@ export async function prepareConfig(
   }
   if (problems.length > 0) throw new ConfigError(problems.map((p) => formatProblem(source, p)));
   const name = serverName as string;
+  const warnings = libs.flatMap(({ index, library, parameters }) =>
+    (library.warnings?.(parameters, name) ?? []).map((w) => formatProblem(source, { pointer: `/hooks-libraries/${index}/parameters${w.pointer}`, message: `${library.name}: ${w.message}` })),
+  );
   return {
+    warnings,
     loaded,
     libs,
     members: cluster.members,

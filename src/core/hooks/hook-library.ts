@@ -112,6 +112,11 @@ export interface HookLibrary {
   members?(parameters: unknown): { members: readonly ClusterMember[]; thisServer?: string };
   /** Cross-field checks beyond the schema (Kea's config parser); returns problems, empty if fine. */
   check?(parameters: unknown, serverName: string): readonly string[];
+  /**
+   * Settings that are valid but have no effect here (e.g. the ha library's max-unacked-clients),
+   * each with its JSON pointer inside the parameters; `config-test` appends them to its answer. The library logs them itself when it loads.
+   */
+  warnings?(parameters: unknown, serverName: string): readonly { readonly pointer: string; readonly message: string }[];
   load(handle: LibraryHandle): void | Promise<void>;
   /**
    * A reload changed this library's parameters (already valid against its schema; the handle's

@@ -269,3 +269,19 @@ export function parseHaConfig(parameters: unknown, serverName: string): ParseRes
     },
   };
 }
+
+/**
+ * Settings liveset accepts (they are Kea's) but cannot honour: a non-zero `max-unacked-clients`
+ * needs DHCP client traffic to count, which liveset never sees, so a partner is declared failed as
+ * with 0. Logged at start-up and appended to config-test's answer.
+ */
+export function haWarnings(parameters: unknown): { pointer: string; message: string }[] {
+  return relationshipOf(parameters).flatMap((rel, i) => {
+    const max = (rel as { 'max-unacked-clients'?: unknown } | null)?.['max-unacked-clients'];
+    if (typeof max !== 'number' || max === 0) return [];
+    return [{
+      pointer: `/high-availability/${i}/max-unacked-clients`,
+      message: `max-unacked-clients ${max} is ignored: liveset sees no DHCP clients to count, so a partner whose heartbeats stop for max-response-delay is failed as with 0; liveset guards against a split with witnesses instead (docs/ha.md, Witnesses)`,
+    }];
+  });
+}

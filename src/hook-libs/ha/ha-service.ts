@@ -8,7 +8,7 @@ import type { HaModel } from './machine/ha-model.ts';
 import { nextWakeAt } from './machine/ha-model.ts';
 import type { HaOutput } from './machine/ha-output.ts';
 import { runNotifyScript } from './notify-script.ts';
-import { sendHeartbeat } from './partner/heartbeat-client.ts';
+import { sendHeartbeat, type HeartbeatResult } from './partner/heartbeat-client.ts';
 import type { Witness } from './partner/witness-client.ts';
 import { livesetWitness } from './partner/witness-client.ts';
 import type { FailureEvidence } from './machine/witness.ts';
@@ -17,6 +17,22 @@ import type { FailureEvidence } from './machine/witness.ts';
 const REMOTE_ORIGIN_ID = 2000;
 /** Kea's peer request timeout. */
 const PEER_TIMEOUT_MS = 10_000;
+/** At most one WARN per this long while heartbeats keep failing (see logHeartbeatFailure). */
+const HEARTBEAT_WARN_EVERY_MS = 10_000;
+
+/**
+ * The human-readable text of a transition, as Kea logs HA_STATE_TRANSITION
+ * (`src/hooks/dhcp/high_availability/ha_service.cc` verboseTransition; the `server1: ` prefix is
+ * Kea 2.6's ha_messages.mes, 2.2 has the rest): labels in upper case, and the partner state as
+ * Kea's StateModel::getStateLabel gives it, `UNDEFINED` for "never heard of" and for `unavailable`
+ * (not a defined state in Kea's model). In passive-backup there is no partner part
+ * (HA_STATE_TRANSITION_PASSIVE_BACKUP). The structured fields keep the wire spellings.
+ */
+export function transitionText(cfg: HaConfig, from: string | null, to: string, partnerState: string | null): string {
+  const up = (s: string | null) => (s === null || s === '' || s === 'unavailable' ? 'UNDEFINED' : s.toUpperCase());
+  const head = `${cfg.thisServerName}: server transitions from ${up(from)} to ${up(to)} state`;
+  return cfg.mode === 'passive-backup' ? head : `${head}, partner state is ${up(partnerState)}`;
+}
 
 export interface SyncOutcome {
   readonly ok: boolean;
@@ -39,6 +55,9 @@ export class HaService {
   private readonly witnesses: readonly Witness[];
   /** Notify scripts still running, each with the function that kills it. */
   private readonly scripts = new Set<() => void>();
+  /** Heartbeats failed in a row, and when the last WARN about them was logged. */
+  private heartbeatFailures = 0;
+  private heartbeatWarnedAt = -Infinity;
 
   constructor(
     private readonly handle: LibraryHandle,
@@ -133,7 +152,7 @@ export class HaService {
     const partner = o.partnerState ?? '';
     this.handle.logger.info(
       { msgId: 'HA_STATE_TRANSITION', server: this.cfg.thisServerName, from: o.from, to: o.to, partnerState: partner, scopes: o.scopes, paused: o.paused },
-      `${this.cfg.thisServerName}: server transitions from ${o.from ?? 'start'} to ${o.to} state, partner state is ${partner || 'unknown'}`,
+      transitionText(this.cfg, o.from, o.to, o.partnerState),
     );
     const event = {
       'server-name': this.cfg.thisServerName,
@@ -223,12 +242,31 @@ export class HaService {
     const r = await sendHeartbeat(this.handle, peerAddress(peer), this.cfg.thisServerName, heartbeatTimeoutMs(this.cfg));
     if (this.stopped) return;
     if (r.ok) {
+      this.heartbeatFailures = 0;
       const { ok: _ok, ...answer } = r;
       this.apply({ type: 'heartbeat-answered', at: this.now(), wallMs: this.wallMs(), ...answer });
     } else {
-      this.handle.logger.debug({ msgId: 'HA_HEARTBEAT_FAILED', partner: to, reason: r.reason }, `heartbeat to ${to} failed: ${r.reason}`);
+      this.logHeartbeatFailure(peer, r);
       this.apply({ type: 'heartbeat-failed', at: this.now(), reason: r.reason });
     }
+  }
+
+  /**
+   * Kea logs every failed heartbeat at WARN (HA_HEARTBEAT_COMMUNICATIONS_FAILED when no answer
+   * came, HA_HEARTBEAT_FAILED for a bad answer; texts of Kea 2.6's ha_messages.mes). liveset's
+   * heartbeats may run every 100 ms, so the first failure after a success and then one every
+   * HEARTBEAT_WARN_EVERY_MS are WARN (with how many failed since), the rest debug.
+   */
+  private logHeartbeatFailure(peer: HaConfig['peers'][number], r: Extract<HeartbeatResult, { ok: false }>): void {
+    this.heartbeatFailures++;
+    const at = this.now();
+    const warn = this.heartbeatFailures === 1 || at - this.heartbeatWarnedAt >= HEARTBEAT_WARN_EVERY_MS;
+    if (warn) this.heartbeatWarnedAt = at;
+    const label = `${peer.name} (${peer.url})`;
+    const me = this.cfg.thisServerName;
+    const msgId = r.kind === 'communication' ? 'HA_HEARTBEAT_COMMUNICATIONS_FAILED' : 'HA_HEARTBEAT_FAILED';
+    const text = r.kind === 'communication' ? `${me}: failed to send heartbeat to ${label}: ${r.reason}` : `${me}: heartbeat to ${label} failed: ${r.reason}`;
+    this.handle.logger[warn ? 'warn' : 'debug']({ msgId, server: me, partner: peer.name, reason: r.reason, failures: this.heartbeatFailures }, text);
   }
 
   private async syncing(attempt: number, from: string, timeoutMs: number, maxPeriod: number): Promise<void> {

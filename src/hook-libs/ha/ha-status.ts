@@ -16,31 +16,37 @@ export function statusTime(wallMs: number): string {
 export const rfc1123 = (wallMs: number): string => new Date(wallMs).toUTCString();
 
 /**
- * One relationship's entry of status-get's `high-availability` list, in Kea's shape, plus `paused`
- * and `paused-state` in `local` (an extension: Kea does not report the pause).
- * Client-analysis counters are always 0: liveset sees no client traffic.
+ * One relationship's entry of status-get's `high-availability` list, in Kea's shape: every key of
+ * Kea 2.2 with its type (`src/hooks/dhcp/high_availability/ha_service.cc` processStatusGet,
+ * `communication_state.cc` getReport, `ha_impl.cc` commandProcessed), plus keys of later Kea
+ * (`server-name`, `system-time`, `clock-skew`) and liveset's own (`paused`, `paused-state`,
+ * `serving`, `witnesses`). A value that is not known is left out, never `null`.
+ *
+ * Client-analysis counters are 0: liveset sees no client traffic and behaves as Kea does with
+ * `max-unacked-clients` 0 (a partner is failed once communication is interrupted; witnesses guard
+ * a split instead). `unacked-clients-left` is therefore Kea's formula with that limit: while
+ * communication is interrupted `0 - 0 + 1` = 1, otherwise 0.
  */
 export function haStatusEntry(cfg: HaConfig, model: HaModel, at: number): Record<string, unknown> {
   const me = thisPeer(cfg);
   const c = model.partner;
-  const local = {
+  const local: Record<string, unknown> = {
     role: me.role,
     scopes: model.scopes,
     'server-name': me.name,
     state: model.state,
-    'system-time': c.localWallMs === null ? null : statusTime(c.localWallMs),
     paused: model.pause.paused,
-    'paused-state': model.pause.paused ? model.state : null,
   };
+  if (c.localWallMs !== null) local['system-time'] = statusTime(c.localWallMs);
+  if (model.pause.paused) local['paused-state'] = model.state;
   const partner = failoverPeer(cfg);
   const servers: Record<string, unknown> = { local };
   if (cfg.mode !== 'passive-backup' && me.role !== 'backup' && partner !== undefined) {
     const interrupted = isCommunicationInterrupted(c, at, cfg.maxResponseDelay);
     const touch = inTouch(c);
-    servers['remote'] = {
+    const remote: Record<string, unknown> = {
       age: touch ? Math.floor((at - c.lastPokeAt) / 1000) : 0,
       'analyzed-packets': 0,
-      'clock-skew': clockSkewSeconds(c),
       'communication-interrupted': interrupted,
       'connecting-clients': 0,
       'in-touch': touch,
@@ -48,10 +54,13 @@ export function haStatusEntry(cfg: HaConfig, model: HaModel, at: number): Record
       'last-state': c.partnerState ?? '',
       role: partner.role,
       'server-name': partner.name,
-      'system-time': c.partnerWallMs === null ? null : statusTime(c.partnerWallMs),
       'unacked-clients': 0,
-      'unacked-clients-left': interrupted ? cfg.maxUnackedClients + 1 : 0,
+      'unacked-clients-left': interrupted ? 1 : 0,
     };
+    const skew = clockSkewSeconds(c);
+    if (skew !== null) remote['clock-skew'] = skew;
+    if (c.partnerWallMs !== null) remote['system-time'] = statusTime(c.partnerWallMs);
+    servers['remote'] = remote;
   }
   if (cfg.witness === undefined) return { 'ha-mode': cfg.mode, 'ha-servers': servers };
   const serving = servingNow(model, cfg, at);

@@ -4,7 +4,7 @@ import type { HookLibrary, LibraryHandle } from '../../core/hooks/hook-library.t
 import { HOOKS_API_VERSION } from '../../core/hooks/hook-library.ts';
 import schema from '../../../schemas/libraries/ha.schema.json' with { type: 'json' };
 import { registerHaCommands } from './ha-commands.ts';
-import { haMembers, isWitnessOnly, parseHaConfig } from './ha-config-parser.ts';
+import { haMembers, haWarnings, isWitnessOnly, parseHaConfig } from './ha-config-parser.ts';
 import { HaService } from './ha-service.ts';
 import { thisPeer, type HaConfig } from './ha-config.ts';
 import { haStatusEntry } from './ha-status.ts';
@@ -44,6 +44,9 @@ export const library: HookLibrary = {
     const r = parseHaConfig(parameters, serverName);
     return r.ok ? [] : r.problems;
   },
+  warnings(parameters, serverName) {
+    return isWitnessOnly(parameters, serverName) ? [] : haWarnings(parameters);
+  },
   load(handle: LibraryHandle) {
     if (isWitnessOnly(handle.parameters, handle.serverName)) {
       // A witness of this relationship: the core's ha-witness-probe is all it needs.
@@ -53,6 +56,9 @@ export const library: HookLibrary = {
     }
     const r = parseHaConfig(handle.parameters, handle.serverName);
     if (!r.ok) throw new Error(r.problems.join('; '));
+    for (const w of haWarnings(handle.parameters)) {
+      handle.logger.warn({ msgId: 'HA_MAX_UNACKED_CLIENTS_IGNORED', setting: `high-availability${w.pointer.replace(/^\/high-availability/, '').replace(/\/(\d+)/g, '[$1]').replaceAll('/', '.')}` }, w.message);
+    }
     const config = withPasswordFiles(r.config, handle.configDir);
     // What partners send this server (its own peer entry, as Kea's dedicated listener checks):
     // the peer-only commands (heartbeats, maintenance and sync notifications) then need it.

@@ -64,7 +64,7 @@ export class SimPool {
           throw new PeerUnreachableError(peer.name, 'ECONNREFUSED');
         }
         const h = this.handlers.get(peer.name)?.get(command);
-        if (!h) return { result: 2, text: `'${command}' command not supported` };
+        if (!h) return { result: 2, text: `'${command}' command not supported.` };
         let timer: NodeJS.Timeout | undefined;
         const expired = new Promise<never>((_, reject) => {
           timer = setTimeout(() => reject(new PeerUnreachableError(peer.name, `no answer within ${timeoutMs} ms`)), timeoutMs);
