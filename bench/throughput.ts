@@ -4,6 +4,7 @@ import { runScript, startServerScript } from './lib/children.ts';
 import { haPairConfig } from './lib/configs.ts';
 import { cpuSeconds } from './lib/proc.ts';
 import { fmt, ms, ratio, type Row, type SectionResult } from './lib/report.ts';
+import { keaJson } from '../src/transports/kea-http/kea-json.ts';
 
 export interface LoadReport {
   requests: number;
@@ -108,6 +109,7 @@ export async function throughput(o: ThroughputOptions): Promise<SectionResult & 
       await run(echo.url, lines[lines.length - 1]!.load);
       await run(liveset, lines[lines.length - 1]!.load);
     }
+    rows.push(await answerText(liveset));
     for (const line of lines) {
       const base = line.baselineName === 'node:http' ? http.url : echo.url;
       const l: LoadReport[] = [];
@@ -133,6 +135,9 @@ export async function throughput(o: ThroughputOptions): Promise<SectionResult & 
     await Promise.all([...servers.map((s) => s.stop()), http.stop(), echo.stop()]);
   }
   const notes = [
+    'Kea answer text: the answer list of a live status-get (server1 of the pair) written in Kea\'s layout (src/transports/kea-http/kea-json.ts: sorted keys, ' +
+      'Kea\'s spacing and escapes) against compact JSON.stringify, which is what the Kea channel sent before it followed Kea\'s layout; in this process, ' +
+      `${TEXT_ROUNDS} alternating rounds of ${TEXT_ROUND_MS} ms each, counted per CPU second of this process. The Kea POST / lines below include it end to end.`,
     `Control channel: a closed-loop load client in its own process (bench/load-client.ts): keep-alive HTTP connections, each sending the next request when the answer is in; ` +
       `WebSockets with ${WS_INFLIGHT} requests outstanding per socket. Each line alternates ${o.rounds} baseline and ${o.rounds} liveset runs ` +
       `(${o.warmupMs} ms warm-up, ${o.durationMs} ms measured) and reports their mean. ` +
@@ -147,4 +152,41 @@ export async function throughput(o: ThroughputOptions): Promise<SectionResult & 
       'Reference: a real Kea 2.2 control agent forwarding status-get answered about 1.8k requests/s on this class of hardware.',
   ];
   return { rows, notes, measured };
+}
+
+const TEXT_ROUNDS = 4;
+const TEXT_ROUND_MS = 300;
+
+/**
+ * The cost of writing Kea's layout instead of compact JSON, for the answer of the command Kea's own
+ * figure is for (status-get): answers per second for each, alternating rounds in this process.
+ */
+async function answerText(url: string): Promise<Row> {
+  const res = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: keaBody('status-get') });
+  const answer: unknown = JSON.parse(await res.text());
+  const rate = (f: (v: unknown) => string): number => {
+    let n = 0;
+    let sink = 0;
+    const t0 = performance.now();
+    const c0 = process.cpuUsage();
+    while (performance.now() - t0 < TEXT_ROUND_MS) {
+      for (let i = 0; i < 200; i++) sink += f(answer).length;
+      n += 200;
+    }
+    const cpu = process.cpuUsage(c0);
+    if (sink === 0) throw new Error('empty answer text');
+    // Per CPU second, not wall second: steadier on a shared machine.
+    return (n * 1e6) / Math.max(1, cpu.user + cpu.system);
+  };
+  const kea: number[] = [];
+  const compact: number[] = [];
+  for (let i = 0; i < TEXT_ROUNDS; i++) {
+    if (i % 2 === 0) kea.push(rate(keaJson)), compact.push(rate(JSON.stringify));
+    else compact.push(rate(JSON.stringify)), kea.push(rate(keaJson));
+  }
+  const avg = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const k = avg(kea);
+  const c = avg(compact);
+  const show = (r: number) => `${fmt(r)} answers per CPU second (${(1e6 / r).toFixed(1)} µs each)`;
+  return { group: 'control channel', what: 'Kea answer text of a status-get answer, in-process', liveset: `Kea layout: ${show(k)}`, baseline: `compact JSON.stringify (before): ${show(c)}`, ratio: ratio(k, c, 'answers/CPU s') };
 }

@@ -32,25 +32,18 @@ export function keaJson(value: unknown): string {
 }
 
 function write(v: unknown): string | undefined {
-  switch (typeof v) {
-    case 'string':
-      return str(v);
-    case 'number':
-      return num(v);
-    case 'boolean':
-      return v ? 'true' : 'false';
-    case 'bigint':
-      return v.toString();
-    case 'object': {
-      if (v === null) return 'null';
-      const j = (v as { toJSON?: unknown }).toJSON;
-      if (typeof j === 'function') return write((j as () => unknown).call(v));
-      if (Array.isArray(v)) return list(v);
-      return map(v as Record<string, unknown>);
-    }
-    default:
-      return undefined;
+  if (typeof v === 'string') return str(v);
+  if (typeof v === 'object') {
+    if (v === null) return 'null';
+    if (Array.isArray(v)) return list(v);
+    const j = (v as { toJSON?: unknown }).toJSON;
+    if (typeof j === 'function') return write((j as () => unknown).call(v));
+    return map(v as Record<string, unknown>);
   }
+  if (typeof v === 'number') return num(v);
+  if (typeof v === 'boolean') return v ? 'true' : 'false';
+  if (typeof v === 'bigint') return v.toString();
+  return undefined;
 }
 
 function list(a: readonly unknown[]): string {
@@ -62,14 +55,49 @@ function list(a: readonly unknown[]): string {
 
 function map(o: Record<string, unknown>): string {
   const keys = Object.keys(o);
-  if (keys.length > 1) keys.sort(byCodePoint);
+  if (keys.length > 1) keys.sort();
+  let s = '';
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i] as string;
+    const q = quotedKey(k);
+    // The native sort is UTF-16 order; a key at or above U+D800 may sort differently by code point.
+    if (q.high && keys.length > 1) return mapByCodePoint(o, keys);
+    const w = write(o[k]);
+    if (w === undefined) continue;
+    s += (s === '' ? '{ ' : ', ') + q.text + w;
+  }
+  return s === '' ? '{  }' : s + ' }';
+}
+
+function mapByCodePoint(o: Record<string, unknown>, keys: string[]): string {
+  keys.sort(byCodePoint);
   let s = '';
   for (const k of keys) {
     const w = write(o[k]);
     if (w === undefined) continue;
-    s += (s === '' ? '{ ' : ', ') + str(k) + ': ' + w;
+    s += (s === '' ? '{ ' : ', ') + quotedKey(k).text + w;
   }
   return s === '' ? '{  }' : s + ' }';
+}
+
+interface QuotedKey {
+  /** `"key": ` */
+  readonly text: string;
+  /** Has a character at or above U+D800, where UTF-16 order and code-point order may differ. */
+  readonly high: boolean;
+}
+
+/** Answers repeat the same few hundred keys; their quoted form is kept (bounded). */
+const keyCache = new Map<string, QuotedKey>();
+
+function quotedKey(k: string): QuotedKey {
+  let q = keyCache.get(k);
+  if (q === undefined) {
+    if (keyCache.size >= 4096) keyCache.clear();
+    q = { text: str(k) + ': ', high: /[\ud800-\uffff]/.test(k) };
+    keyCache.set(k, q);
+  }
+  return q;
 }
 
 /**
@@ -89,8 +117,12 @@ function byCodePoint(a: string, b: string): number {
   return a.length - b.length;
 }
 
+/** Characters that need an escape (Kea's, plus lone surrogates); most strings have none. */
+const NEEDS_ESCAPE = /["\\\x00-\x1f\x7f\ud800-\udfff]/;
+
 /** JSON.stringify escapes exactly Kea's set for ASCII (same short forms, lower-case `\u00XX`) except DEL. */
 function str(s: string): string {
+  if (!NEEDS_ESCAPE.test(s)) return '"' + s + '"';
   const q = JSON.stringify(s);
   return q.includes('\x7f') ? q.replaceAll('\x7f', '\\u007f') : q;
 }
