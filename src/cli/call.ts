@@ -18,6 +18,7 @@ export async function callCli(argv: string[]): Promise<number> {
       service: { type: 'string', multiple: true },
       user: { type: 'string' },
       password: { type: 'string' },
+      'password-file': { type: 'string' },
       timeout: { type: 'string', default: '10000' },
       jsonrpc: { type: 'boolean', default: false },
     },
@@ -25,7 +26,8 @@ export async function callCli(argv: string[]): Promise<number> {
   });
   const command = positionals[0];
   if (!command || positionals.length > 1) {
-    process.stderr.write('usage: liveset call COMMAND [--args JSON|@file] [--url URL] [--service NAME] [--user U --password P] [--jsonrpc]\n');
+    process.stderr.write('usage: liveset call COMMAND [--args JSON|@file] [--url URL] [--service NAME] [--user U [--password-file F | --password P]] [--jsonrpc]\n'
+      + '  the password may also come from LIVESET_PASSWORD (and the user from LIVESET_USER), so it does not show in ps\n');
     return 2;
   }
   let args: unknown;
@@ -40,7 +42,18 @@ export async function callCli(argv: string[]): Promise<number> {
   }
   const base = values.url ?? process.env['LIVESET_URL'] ?? 'http://127.0.0.1:8000/';
   const headers: Record<string, string> = { 'Content-Type': 'application/json' };
-  if (values.user !== undefined) headers['Authorization'] = `Basic ${Buffer.from(`${values.user}:${values.password ?? ''}`).toString('base64')}`;
+  // The password from a file or the environment keeps it out of the process list (ps shows argv).
+  const user = values.user ?? process.env['LIVESET_USER'];
+  let password = values.password ?? process.env['LIVESET_PASSWORD'];
+  if (values['password-file'] !== undefined) {
+    try {
+      password = readFileSync(values['password-file'], 'utf8').replace(/\r?\n$/, '');
+    } catch (err) {
+      process.stderr.write(`--password-file: cannot read ${values['password-file']}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}\n`);
+      return 2;
+    }
+  }
+  if (user !== undefined) headers['Authorization'] = `Basic ${Buffer.from(`${user}:${password ?? ''}`).toString('base64')}`;
   const body = values.jsonrpc
     ? { jsonrpc: '2.0', id: 1, method: command, ...(args !== undefined ? { params: args } : {}) }
     : { command, ...(values.service ? { service: values.service } : {}), ...(args !== undefined ? { arguments: args } : {}) };

@@ -10,6 +10,18 @@ import { spawn } from 'node:child_process';
 import { freePorts, keaCommand, startMembers, waitFor } from '../helpers/liveset.ts';
 import { cliArgs } from '../../src/cli/runtime-info.ts';
 
+/** Runs the liveset CLI to completion. */
+function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, cliArgs(args), { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('exit', (code) => resolve({ code, out, err }));
+  });
+}
+
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 const OPERATOR = basic('admin', 'operator-password');
 
@@ -87,6 +99,14 @@ test('peer-only commands are refused for anonymous and operator callers and acce
     assert.equal(a.error, 'PERMISSION_DENIED', command);
     assert.match(a.text ?? '', /may be called only by an operator/);
   }
+  // liveset call takes the operator's password from a file or the environment, never argv.
+  writeFileSync(join(dir, 'admin.pass'), 'operator-password\n');
+  const viaFile = await cli(['call', 'status-get', '--url', host1, '--user', 'admin', '--password-file', join(dir, 'admin.pass')]);
+  assert.equal(viaFile.code, 0, viaFile.err);
+  const viaEnv = await cli(['call', 'status-get', '--url', host1], { LIVESET_USER: 'admin', LIVESET_PASSWORD: 'operator-password' });
+  assert.equal(viaEnv.code, 0, viaEnv.err);
+  const wrongEnv = await cli(['call', 'status-get', '--url', host1], { LIVESET_USER: 'admin', LIVESET_PASSWORD: 'nope' });
+  assert.match(wrongEnv.out, /"result": ?401/);
   // A wrong pool secret is refused before anything runs, and logged.
   const wrong = await fetch(host1, { method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: basic('liveset-pool', 'not-the-secret-at-all') }, body: '{"command":"pool.get_database"}' });
   assert.equal(wrong.status, 401);
