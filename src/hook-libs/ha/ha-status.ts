@@ -70,12 +70,13 @@ export function haStatusEntry(cfg: HaConfig, model: HaModel, at: number): Record
 
 /**
  * The witnesses as this server last heard them (an extension; Kea has no witnesses): the latest
- * round's verdict and why, how long our lease lasts, and each witness's last answer.
+ * round's verdict and why, how long our lease lasts, and each witness's last answer. Values not
+ * known yet (no round so far, a witness never asked) are left out.
  */
 export function witnessSummary(cfg: HaConfig, model: HaModel, at: number): Record<string, unknown> {
   const book = model.witness;
   const last = book?.last ?? null;
-  return {
+  return withoutNulls({
     verdict: last?.verdict ?? null,
     reason: last?.reason ?? null,
     round: last?.id ?? 0,
@@ -86,7 +87,7 @@ export function witnessSummary(cfg: HaConfig, model: HaModel, at: number): Recor
     members: (cfg.witness?.members ?? []).map((w) => {
       const seen = book?.seen[w.name];
       const a = seen?.answer;
-      return {
+      return withoutNulls({
         name: w.name,
         url: w.url,
         'last-round': seen?.round ?? null,
@@ -96,7 +97,13 @@ export function witnessSummary(cfg: HaConfig, model: HaModel, at: number): Recor
         'partner-state': a?.answered === true ? a.partnerState : null,
         'partner-serving': a?.answered === true ? a.partnerServing : null,
         detail: a === undefined ? null : a.answered ? a.detail : a.reason,
-      };
+      });
     }),
-  };
+  });
+}
+
+/** status-get leaves unknown values out rather than writing null (as Kea does for its own keys). */
+function withoutNulls(o: Record<string, unknown>): Record<string, unknown> {
+  for (const k of Object.keys(o)) if (o[k] === null || o[k] === undefined) delete o[k];
+  return o;
 }
