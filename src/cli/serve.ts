@@ -58,6 +58,11 @@ export async function serveCli(argv: string[]): Promise<number> {
       pid: process.pid,
       version: versionInfo(),
       onShutdownRequested: (code) => stop(code),
+      // A pool host's self-fence: log lines are flushed, then the process ends without a graceful stop.
+      onExitNow: (code) => {
+        logger.flush();
+        process.exit(code);
+      },
       ...(values['log-level'] !== undefined ? { fixedLogLevel: true } : {}),
     });
   } catch (err) {

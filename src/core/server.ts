@@ -50,6 +50,8 @@ export interface ServerOptions {
   readonly version: { version: string; extended: string; report: string };
   /** Called after a `shutdown` command has been answered; the caller stops the server and exits. */
   readonly onShutdownRequested: (exitValue: number) => void;
+  /** Ends the process at once (a library's self-fence); without it libraries get no exitProcess. */
+  readonly onExitNow?: (code: number) => void;
   /** The log level was set on the command line: a reload leaves it alone. */
   readonly fixedLogLevel?: boolean;
 }
@@ -288,6 +290,7 @@ export class LivesetServer {
           footprint.statusKeys.add(key);
         },
         runCallouts: (point, args) => callouts.run(point, args),
+        ...(this.opts.onExitNow ? { exitProcess: this.opts.onExitNow } : {}),
         publish: (event, data) => {
           this.events.publish(event, data);
           this.metrics.onEvent(event, data);

@@ -96,6 +96,11 @@ export interface LibraryHandle {
   runCallouts(point: string, args: Record<string, unknown>): Promise<CalloutStatus>;
   /** Pushes an event to WebSocket subscribers of `event`. */
   publish(event: string, data: unknown): void;
+  /**
+   * Ends this process at once with `code`, without a graceful stop (a self-fence must not wait for
+   * in-flight work or tell peers goodbye). Absent when the server runs in-process (tests).
+   */
+  exitProcess?(code: number): void;
   /** Dispatches a command inside this server, through validation and callouts. */
   dispatch(command: string, args: Record<string, unknown>, ctx?: Partial<CommandContext>): Promise<Answer>;
 }

@@ -1,5 +1,6 @@
 import { HOOKS_API_VERSION, type HookLibrary, type LibraryHandle } from '../../core/hooks/hook-library.ts';
 import schema from '../../../schemas/libraries/pool.schema.json' with { type: 'json' };
+import { haCommands } from './commands/ha-commands.ts';
 import { hostCommands, localStatus } from './commands/host-commands.ts';
 import { plannerCommands } from './commands/planner-commands.ts';
 import { poolCommands } from './commands/pool-commands.ts';
@@ -27,6 +28,7 @@ export function buildPool(handle: LibraryHandle, peerAuth?: PoolConfig['peerAuth
     ...poolCommands(svc),
     ...vmCommands(svc),
     ...plannerCommands(svc, svc.planner),
+    ...haCommands(svc),
   ];
   for (const c of commands) {
     handle.registerCommand({ name: c.name, handler: c.handler });

@@ -27,6 +27,11 @@ export interface PoolConfig {
   readonly proposalTimeoutMs: number;
   readonly databaseSyncMs: number;
   readonly srTypes: Readonly<Record<string, readonly string[]>>;
+  /** `<cluster-stack-root>/<stack>` must exist for a stack to be used; absent: built-in stacks only. */
+  readonly clusterStackRoot?: string;
+  /** Fence action: run this command (argv) before exiting with the fence exit code. */
+  readonly haFenceCommand?: readonly string[];
+  readonly haFenceLoop: { readonly count: number; readonly windowMs: number };
 }
 
 const GiB = 1024 * 1024 * 1024;
@@ -47,6 +52,9 @@ interface RawParams {
   'proposal-timeout'?: number;
   'database-sync-interval'?: number;
   'sr-types'?: Record<string, string[]>;
+  'cluster-stack-root'?: string;
+  'ha-fence-command'?: string[];
+  'ha-fence-loop'?: { count?: number; window?: number };
 }
 
 /** Default address: host:port of the URL, so hosts on one machine stay distinct. */
@@ -73,6 +81,9 @@ export function parsePoolConfig(parameters: unknown): PoolConfig {
     proposalTimeoutMs: p['proposal-timeout'] ?? 600_000,
     databaseSyncMs: p['database-sync-interval'] ?? 300_000,
     srTypes: p['sr-types'] ?? { gfs2: ['corosync'] },
+    ...(p['cluster-stack-root'] !== undefined ? { clusterStackRoot: p['cluster-stack-root'] } : {}),
+    ...(p['ha-fence-command'] !== undefined ? { haFenceCommand: p['ha-fence-command'] } : {}),
+    haFenceLoop: { count: p['ha-fence-loop']?.count ?? 3, windowMs: p['ha-fence-loop']?.window ?? 3_600_000 },
   };
 }
 

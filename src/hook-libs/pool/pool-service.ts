@@ -11,13 +11,14 @@ import {
   actingRole, activeProposal, initialLocalState, localRecordsOf, masterAddressOf, replayLocal, type ActingRole, type LocalState, type LocalStep,
 } from './model/local-state.ts';
 import { bootstrap, hostRefOf, setMaster } from './model/operations.ts';
-import type { Database, DbChange, Ref } from './model/records.ts';
+import type { Database, DbChange, DbRedoRecord, Ref } from './model/records.ts';
 import type { PoolConfig, PoolHost } from './pool-config.ts';
 import { SessionTable } from './sessions.ts';
 import { PoolTimers } from './pool-timers.ts';
 import { executeLocal, resumeCoordination } from './master-change-runner.ts';
 import type { PoolPlanner } from './pool-planner.ts';
 import type { RestartRunner } from './ha-restarts.ts';
+import { PoolHa } from './ha/ha-service.ts';
 
 const EVENT_CAPACITY = 10_000;
 /** Redo records after which the database store is compacted into a snapshot. */
@@ -64,6 +65,8 @@ export class PoolService {
   /** The failover planner and the restart runner (set by the library entry; see pool-planner.ts). */
   planner!: PoolPlanner;
   restarts!: RestartRunner;
+  /** Pool HA on this host: enable/disable, the cluster stack, the lock, the redo log, fencing. */
+  readonly ha: PoolHa;
   stopped = false;
 
   constructor(readonly cfg: PoolConfig, readonly handle: LibraryHandle) {
@@ -74,6 +77,7 @@ export class PoolService {
     const master = cfg.hosts.find((h) => h.name === cfg.master) as PoolHost;
     this.local = initialLocalState(me.name === cfg.master, master.address);
     this.timers = new PoolTimers(this);
+    this.ha = new PoolHa(this);
   }
 
   get log() {
@@ -98,10 +102,12 @@ export class PoolService {
     this.log.info({ msgId: 'POOL_STARTED', host: this.me.name, role: this.local.role, generation: db.generation }, `pool host ${this.me.name} recovered at generation ${db.generation}`);
     await this.onRoleChanged();
     resumeCoordination(this);
+    await this.ha.start();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    await this.ha.shutdown();
     this.timers.stopAll();
     for (const t of [...this.timerSet]) {
       t.timer.cancel();
@@ -115,11 +121,21 @@ export class PoolService {
     await this.dbStore?.close();
   }
 
+  /**
+   * What this host acts as. Under HA the master lock decides: master only while this host holds
+   * it within its lease (so two hosts never both act as master); a fenced host is never master.
+   */
   acting(): ActingRole {
+    if (this.ha.fenced) return 'slave';
+    if (this.ha.governs()) return this.local.role.kind === 'master' && this.ha.iAmMaster() ? 'master' : 'slave';
     return actingRole(this.local, this.me.address, this.wallMs(), this.cfg.proposalTimeoutMs);
   }
 
   masterAddress(): string {
+    if (this.ha.governs()) {
+      const holder = this.ha.holderAddress();
+      if (holder !== undefined) return holder;
+    }
     return masterAddressOf(this.local, this.me.address);
   }
 
@@ -146,6 +162,7 @@ export class PoolService {
    * change commits or its promise expires.
    */
   requireMaster(write: boolean): void {
+    this.ha.assertNotFenced();
     const role = this.acting();
     if (role === 'slave') throw new CommandError('HOST_IS_SLAVE', [this.masterAddress()]);
     if (role === 'transitioning' && write) throw new CommandError('DESIGNATE_NEW_MASTER_IN_PROGRESS', []);
@@ -205,9 +222,14 @@ export class PoolService {
 
   /** Computes, appends and (once synced) applies a batch; returns what each transaction made. */
   private async commitDurably(store: Store, batch: readonly PendingTx[], reject: (tx: PendingTx, err: unknown) => void) {
+    // Under HA only the lock holder commits, and every record reaches the HA redo log on the
+    // shared storage before the local log and before any answer (a write it cannot take fails).
+    this.ha.assertCanCommit();
+    const mirror = this.ha.governs() ? this.ha.redo : undefined;
     let db = this.db;
     const done: { tx: PendingTx; db: Database; changes: readonly DbChange[]; committed: boolean }[] = [];
     const appends: Promise<void>[] = [];
+    const redos: DbRedoRecord[] = [];
     for (const tx of batch) {
       let changes: DbChange[];
       try {
@@ -221,10 +243,19 @@ export class PoolService {
         continue;
       }
       const next = commit(db, changes);
-      appends.push(store.append(next.redo));
+      redos.push(next.redo);
       db = next.db;
       done.push({ tx, db, changes, committed: true });
     }
+    if (mirror && redos.length > 0) {
+      try {
+        await Promise.all(redos.map((r) => mirror.append(r)));
+      } catch (err) {
+        this.log.error({ msgId: 'POOL_HA_REDO_LOG_FAILED', err: String(err) }, `the HA redo log refused a write: ${String(err)}`);
+        throw new CommandError('HA_REDO_LOG_UNAVAILABLE', [String(err)]);
+      }
+    }
+    for (const r of redos) appends.push(store.append(r));
     // Nothing of this batch becomes visible unless all of it is durable; on an I/O error the store
     // refuses further writes and the caller rejects every transaction still waiting.
     await Promise.all(appends);
@@ -246,6 +277,7 @@ export class PoolService {
   private async compact(store: Store): Promise<void> {
     try {
       await store.writeSnapshot(this.db);
+      if (this.ha.redo) await this.ha.redo.writeSnapshot(this.db);
       this.dbRecords = 0;
     } catch (err) {
       this.log.error({ msgId: 'POOL_SNAPSHOT_FAILED', err }, 'could not write the pool database snapshot; the store accepts no more writes');
@@ -286,7 +318,12 @@ export class PoolService {
   /** Starts or stops the master's and the slave's duties after the role changed (or at start). */
   async onRoleChanged(): Promise<void> {
     if (this.stopped) return;
-    if (this.local.role.kind === 'master') {
+    if (this.local.role.kind === 'master' && this.ha.governs() && !this.ha.iAmMaster()) {
+      // Armed for HA but not (or no longer) holding the master lock, e.g. an old master restarted
+      // after a failover: no master duties until the lock says who is master (PoolHa.follow).
+      this.timers.stopAll();
+      this.log.info({ msgId: 'POOL_HA_AWAIT_LOCK', host: this.me.name }, `pool host ${this.me.name} was master; waiting for the HA master lock before acting`);
+    } else if (this.local.role.kind === 'master') {
       if (this.db.generation === 0) {
         const specs = this.cfg.hosts.map((h) => ({ name: h.name, address: h.address, memoryTotal: h.memory }));
         await this.transact(() => bootstrap(this.cfg.name, specs, this.me.name, this.wallMs()));

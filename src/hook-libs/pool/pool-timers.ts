@@ -53,7 +53,8 @@ export class PoolTimers {
   /** One liveness sweep; skipped while this old master is bound by a promise to another host. */
   async sweepOnce(): Promise<void> {
     const svc = this.svc;
-    if (svc.acting() !== 'master') return;
+    // Under HA the liveset drives liveness (xapi's Monitor stops the heartbeat sweep).
+    if (svc.acting() !== 'master' || svc.ha.governs()) return;
     const at = svc.handle.clock.monotonicMs();
     const wallAt = svc.wallMs();
     // Published only once the change is durable and applied, so a subscriber that reads the

@@ -16,7 +16,10 @@ export function hostCommands(svc: PoolService): PoolCommand[] {
       const stuff = a['stuff'] as Record<string, string>;
       const shuttingDown = stuff['shutting-down'] === 'true';
       svc.liveness = recordHeartbeat(svc.liveness, hostRef, svc.handle.clock.monotonicMs(), shuttingDown);
-      if (svc.acting() === 'master') {
+      if (svc.acting() === 'master' && svc.ha.governs()) {
+        // Liveness comes from the liveset; a heartbeat means the host follows this master again.
+        if (!shuttingDown) await svc.ha.rejoined(hostRef);
+      } else if (svc.acting() === 'master') {
         // Through transact even when nothing changes, so it is ordered after a sweep being committed;
         // an empty change is not written, so a steady heartbeat costs no fsync.
         let changed = false;
@@ -80,6 +83,7 @@ export function localStatus(svc: PoolService): Record<string, unknown> {
     ...(svc.local.coordination ? { coordination: svc.local.coordination } : {}),
     generation: svc.db.generation,
     planner: svc.planner.status(),
+    ha: svc.ha.status(),
     ...(svc.faultWaiting ? { fault_waiting: svc.faultWaiting } : {}),
   };
 }

@@ -4,6 +4,7 @@ import { get, poolEntry } from '../model/database.ts';
 import { emergencyReset, emergencyTransition } from '../model/local-state.ts';
 import type { PoolService } from '../pool-service.ts';
 import { call, type PoolCommand } from './define.ts';
+import { assertNoPoolOperation } from '../ha/enable-checks.ts';
 
 /** pool.designate_new_master, the emergency calls and pool.get_database. */
 export function poolCommands(svc: PoolService): PoolCommand[] {
@@ -13,6 +14,7 @@ export function poolCommands(svc: PoolService): PoolCommand[] {
       get(svc.db, 'host', hostRef);
       if (hostRef === svc.myRef) return value('');
       if (poolEntry(svc.db)[1].ha_enabled) throw new CommandError('HA_IS_ENABLED', []);
+      assertNoPoolOperation(svc.ha.operation);
       if (svc.designating) throw new CommandError('DESIGNATE_NEW_MASTER_IN_PROGRESS', []);
       svc.designating = true;
       try {
@@ -26,7 +28,8 @@ export function poolCommands(svc: PoolService): PoolCommand[] {
     }),
     call(svc, 'pool.emergency_transition_to_master', 'any-host', async () => {
       if (svc.local.role.kind === 'master' && svc.proposal() === undefined) return value('');
-      if (svc.db.tables.pool && Object.values(svc.db.tables.pool)[0]?.ha_enabled) throw new CommandError('HA_IS_ENABLED', []);
+      // xapi checks the local ha.armed here: under HA the master lock, not an operator, picks the master.
+      if (svc.local.ha?.armed || (svc.db.tables.pool && Object.values(svc.db.tables.pool)[0]?.ha_enabled)) throw new CommandError('HA_IS_ENABLED', []);
       await svc.changeLocal((s) => emergencyTransition(s));
       svc.log.warn({ msgId: 'POOL_EMERGENCY_MASTER', host: svc.me.name }, `${svc.me.name} became master by emergency transition`);
       await svc.onRoleChanged();

@@ -33,7 +33,24 @@ export interface Coordination {
   readonly oldMasterCommitted: boolean;
 }
 
+/**
+ * This host's HA settings (xapi's local DB keys ha.armed, ha.disable_failover_decisions,
+ * ha_cluster_stack, ha_base_t, plus what the stack needs to rejoin after a restart), and the wall
+ * times of its recent self-fences (fence-loop protection).
+ */
+export interface HaLocal {
+  readonly armed: boolean;
+  readonly stack: string;
+  readonly generation: string;
+  readonly timeoutMs: number;
+  /** The heartbeat SR's device_config as this host's PBD has it. */
+  readonly deviceConfig: Readonly<Record<string, string>>;
+  readonly disableFailoverDecisions: boolean;
+  readonly fences: readonly number[];
+}
+
 export interface LocalState {
+  readonly ha?: HaLocal;
   readonly role: Role;
   readonly proposal?: Proposal;
   readonly coordination?: Coordination;
@@ -42,7 +59,8 @@ export interface LocalState {
 export type LocalRecord =
   | { readonly kind: 'role'; readonly role: Role }
   | { readonly kind: 'proposal'; readonly proposal: Proposal | null }
-  | { readonly kind: 'coordination'; readonly coordination: Coordination | null };
+  | { readonly kind: 'coordination'; readonly coordination: Coordination | null }
+  | { readonly kind: 'ha'; readonly ha: HaLocal };
 
 export interface LocalStep {
   readonly state: LocalState;
@@ -66,6 +84,8 @@ export function applyLocal(s: LocalState, r: LocalRecord): LocalState {
       const { coordination: _old, ...rest } = s;
       return r.coordination ? { ...rest, coordination: r.coordination } : rest;
     }
+    case 'ha':
+      return { ...s, ha: r.ha };
   }
 }
 
@@ -190,5 +210,18 @@ export function localRecordsOf(stored: readonly unknown[]): LocalRecord[] {
 
 export function isLocalRecord(v: unknown): v is LocalRecord {
   const k = (v as { kind?: unknown } | null)?.kind;
-  return k === 'role' || k === 'proposal' || k === 'coordination';
+  return k === 'role' || k === 'proposal' || k === 'coordination' || k === 'ha';
+}
+
+/** Sets this host's HA settings (one record). */
+export function setHaLocal(s: LocalState, ha: HaLocal): LocalStep {
+  return step(s, [{ kind: 'ha', ha }]);
+}
+
+/**
+ * HA automatic failover: the master lock says `address` is master. Follow it (or become master
+ * when it is this host), dropping any two-phase-commit promise, which the lock supersedes.
+ */
+export function followLockHolder(s: LocalState, address: string, myAddress: string): LocalStep {
+  return emergencyReset(s, address, myAddress);
 }

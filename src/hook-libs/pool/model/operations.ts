@@ -1,5 +1,6 @@
 import { CommandError } from '../../../core/errors.ts';
 import { entries, find, get, poolEntry } from './database.ts';
+import { assertStackCompatible } from '../ha/enable-checks.ts';
 import type {
   Database, DbChange, HostMetricsRecord, HostRecord, PBDRecord, PoolRecord, Ref, RestartPriority, SRRecord, StringMap, VMRecord,
 } from './records.ts';
@@ -110,6 +111,7 @@ export function srCreate(db: Database, hostRef: Ref, a: SrArgs, deviceConfig: St
   const uuid = newUuid();
   const srRef = refFor(uuid);
   const hosts = a.shared ? entries(db, 'host').map(([r]) => r) : [hostRef];
+  for (const h of hosts) assertStackCompatible(db, a.required_cluster_stack, h);
   const pbdRefs: Ref[] = [];
   const changes: DbChange[] = [];
   for (const h of hosts) {
@@ -158,16 +160,16 @@ export function pbdDestroy(db: Database, pbdRef: Ref): DbChange[] {
   return changes;
 }
 
-/** PBD.plug; while HA runs on a cluster stack the SR must accept that stack. */
+/**
+ * PBD.plug: while HA runs on a cluster stack the SR must accept that stack, and an SR never plugs
+ * beside an attached SR that requires a different stack (INCOMPATIBLE_CLUSTER_STACK_ACTIVE).
+ */
 export function pbdPlug(db: Database, pbdRef: Ref): DbChange[] {
   const pbd = get(db, 'PBD', pbdRef);
   const sr = get(db, 'SR', pbd.SR);
-  const [, pool] = poolEntry(db);
-  if (pool.ha_enabled && pool.ha_cluster_stack !== '' && sr.required_cluster_stack.length > 0 &&
-    !sr.required_cluster_stack.includes(pool.ha_cluster_stack)) {
-    throw new CommandError('INCOMPATIBLE_CLUSTER_STACK_ACTIVE', [sr.required_cluster_stack.join(',')]);
-  }
-  return pbd.currently_attached ? [] : [mod('PBD', pbdRef, { currently_attached: true })];
+  if (pbd.currently_attached) return [];
+  assertStackCompatible(db, sr.required_cluster_stack, pbd.host, pbd.SR);
+  return [mod('PBD', pbdRef, { currently_attached: true })];
 }
 
 export function pbdUnplug(db: Database, pbdRef: Ref): DbChange[] {
