@@ -604,9 +604,11 @@ export class PoolHa {
     this.bootRetry?.();
     this.awaitingRejoin.clear();
     const ha = this.local;
+    const governed = this.governs() || this.operation === 'ha_disable';
     if (ha?.armed) await svc.changeLocal((s) => setHaLocal(s, { ...ha, armed: false }));
     this.fenceLoop = undefined;
-    if (svc.local.role.kind === 'master') await svc.onRoleChanged();
+    // A master that was waiting for the lock (or handing back from HA) resumes its plain duties.
+    if (governed && svc.local.role.kind === 'master') await svc.onRoleChanged();
   }
 
   async waitForShutdown(): Promise<void> {

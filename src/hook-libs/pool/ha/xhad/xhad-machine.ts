@@ -192,12 +192,15 @@ export function partitionWinner(cfg: XhadConfig, obs: Observations, view: View):
  * still settling (a peer missing on the network still claims to hear us on the statefile, or peers
  * have not yet reported losing the statefile): no confirmation, so the lease decides if it lasts.
  */
-export function survival(cfg: XhadConfig, obs: Observations, view: View, liveset: readonly HostId[]): Verdict {
+export function survival(cfg: XhadConfig, obs: Observations, view: View, liveset: readonly HostId[], at: number): Verdict {
   const { hbd, sfd, sfAccess } = view;
   if (sfAccess) {
     if (subset(liveset, hbd) && subset(liveset, sfd)) return { kind: 'survive', rule: 'healthy', reason: 'every liveset member is visible on the network and on the statefile' };
     if (subset(sfd, hbd)) return { kind: 'survive', rule: 'rule-1', reason: 'every host seen on the statefile is also heard on the network' };
-    const unsettled = sfd.filter((j) => !hbd.includes(j) && (obs.slots[j]?.slot.hb ?? []).includes(cfg.me));
+    // A peer still writing its slot will soon report what it hears; one that stopped writing (it
+    // fenced or died right after noticing) will not, so its stale claim does not hold us up.
+    const writing = (j: HostId) => at - (obs.slots[j]?.changedAt ?? -Infinity) < cfg.timeouts.statefileIntervalMs + 2 * cfg.timeouts.tickMs;
+    const unsettled = sfd.filter((j) => !hbd.includes(j) && writing(j) && (obs.slots[j]?.slot.hb ?? []).includes(cfg.me));
     if (unsettled.length > 0) return { kind: 'pending', reason: `waiting for ${unsettled.join(', ')} to notice the network fault` };
     const w = partitionWinner(cfg, obs, view);
     if (!w) return { kind: 'pending', reason: 'no partition visible' };
@@ -294,7 +297,7 @@ function stepJoining(cfg: XhadConfig, st: XhadState, obs: Observations, view: Vi
 function stepOnline(cfg: XhadConfig, st: XhadState, obs: Observations, view: View, at: number): StepResult {
   const decisions: Decision[] = [];
   let liveset = st.liveset.filter((h) => h === cfg.me || !peerLeft(obs, h, cfg));
-  const verdict = survival(cfg, obs, view, liveset);
+  const verdict = survival(cfg, obs, view, liveset, at);
   if (verdict.kind === 'fence') return { state: { ...st, mode: 'stopped', requesting: false }, view, verdict, decisions: [{ kind: 'fence', reason: verdict.reason }] };
   let confirmedAt = st.confirmedAt;
   if (verdict.kind === 'survive') confirmedAt = Math.max(confirmedAt, verdict.rule === 'rule-2' ? at : Math.min(at, obs.ownWriteOkAt ?? at));

@@ -271,6 +271,10 @@ export class XhadStack implements ClusterStack {
     }
     this.fenced = true;
     this.halt();
+    // The last slot says this host is gone, so the survivors drop it without waiting for its
+    // slot to go stale (it has stopped acting; the pool exits next).
+    this.leaving = true;
+    void this.maybeWriteSlot(true).catch(() => undefined);
     this.listener?.fence({ reason });
   }
 
