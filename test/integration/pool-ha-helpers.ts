@@ -1,8 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import assert from 'node:assert/strict';
-import { freePorts, startMembers, waitFor } from '../helpers/liveset.ts';
+import { freePorts, keaCommand, startMembers, waitFor } from '../helpers/liveset.ts';
 import { kea, TIMERS, type PoolCluster } from './pool-helpers.ts';
 
 /** T for the HA tests: small (allowed under testing) but well above scheduling noise on a loaded box. */
@@ -24,7 +24,7 @@ export async function startHaPool(n: 2 | 3, opts: { extra?: Record<string, unkno
   const ports = await freePorts(n);
   const dataRoot = mkdtempSync(join(tmpdir(), 'liveset-pool-ha-'));
   const statefileDir = join(dataRoot, 'heartbeat-sr');
-  (await import('node:fs')).mkdirSync(statefileDir);
+  mkdirSync(statefileDir);
   const urls = new Map(names.map((nm, i) => [nm, `http://127.0.0.1:${ports[i]}/`]));
   const config = {
     server: { 'data-dir': join(dataRoot, '${server}') },
@@ -73,7 +73,10 @@ export async function startHaPool(n: 2 | 3, opts: { extra?: Record<string, unkno
     await stopAll();
     throw err;
   }
-  return { names, hosts, urls, config, url, refs, status, stopAll, statefileDir, srRef };
+  const secret = () => readFileSync(join(dirname(hosts.get('host1')?.configFile as string), 'pool-secret'), 'utf8').trim();
+  const asPeer = (nm: string, command: string, args?: unknown) =>
+    keaCommand(url(nm), command, args, { errorDetail: true, headers: { Authorization: `Basic ${Buffer.from(`liveset-pool:${secret()}`).toString('base64')}` } });
+  return { names, hosts, urls, config, url, refs, status, secret, asPeer, stopAll, statefileDir, srRef };
 }
 
 export async function enableHa(pool: HaPool, t = T_SECONDS): Promise<void> {
