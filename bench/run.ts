@@ -10,6 +10,7 @@ import { machineDescription } from './lib/machine.ts';
 import { markdownTable, textTable, type Row } from './lib/report.ts';
 import { memory } from './memory.ts';
 import { planner, type PlannerOptions } from './planner.ts';
+import { poolHaFailover, type PoolHaFailoverOptions } from './pool-ha-failover.ts';
 import { profileBaseline, profileControlChannel, profileHeartbeats, profileMarkdown } from './profile.ts';
 import { redo, type RedoOptions } from './redo.ts';
 import { startup, type StartupOptions } from './startup.ts';
@@ -58,6 +59,7 @@ interface Plan {
   redo: RedoOptions;
   startup: StartupOptions;
   planner: PlannerOptions;
+  poolHa: PoolHaFailoverOptions;
   memorySettleMs: number;
   profileMs: number;
 }
@@ -69,6 +71,7 @@ const plan: Plan = quick
       redo: { rounds: 1, durationMs: 600, writers: 64, recoverySizes: [10_000, 100_000], profile: false },
       startup: { runs: 3 },
       planner: { hosts: [16, 64], vms: [1000], failures: [1, 3], reps: 1 },
+      poolHa: { timings: [{ tSeconds: 3, kills: 2 }] },
       memorySettleMs: 500,
       profileMs: 0,
     }
@@ -84,6 +87,7 @@ const plan: Plan = quick
       redo: { rounds: 3, durationMs: 2000, writers: 64, recoverySizes: [10_000, 100_000], profile: !values['no-profile'] },
       startup: { runs: 10 },
       planner: { hosts: [16, 32, 64], vms: [1000, 5000], failures: [1, 2, 3], reps: 5 },
+      poolHa: { timings: [{ tSeconds: 3, kills: 10 }, { tSeconds: 10, kills: 10 }] },
       memorySettleMs: 2000,
       profileMs: 5000,
     };
@@ -133,9 +137,10 @@ if (!saved) try {
   const fi = await section('heartbeat fan-in', () => fanin(plan.fanin));
   const rd = await section('redo log', () => redo(plan.redo));
   const pl = await section('failover planner', () => planner(plan.planner));
+  const ph = await section('pool HA failover', () => poolHaFailover(plan.poolHa));
   const mem = await section('memory', () => memory(plan.memorySettleMs, { rss: fi?.masterRssMiB ?? NaN, baseRss: fi?.baseRssMiB ?? NaN, hosts: fi?.hosts ?? 0 }));
   const su = await section('start-up', () => startup(plan.startup));
-  for (const s of [tp, fo, fi, rd, pl, mem, su]) if (s) (rows.push(...s.rows), notes.push(...s.notes));
+  for (const s of [tp, fo, fi, rd, pl, ph, mem, su]) if (s) (rows.push(...s.rows), notes.push(...s.notes));
   const recoveryProfile = rd?.profile;
 
   if (plan.profileMs > 0 && !values['no-profile']) {
