@@ -11,6 +11,9 @@ import { keaCommand, waitFor } from '../helpers/liveset.ts';
 import { keaReference, keaStatusProblems } from '../helpers/kea-reference.ts';
 import { haStatus, startHa, waitState, type HaCluster } from './ha-support.ts';
 
+/** Per test: every test in this file stops well within it. */
+const TIMEOUT = 120_000;
+
 const KEA_SHELL = '/usr/sbin/kea-shell';
 let ha: HaCluster;
 
@@ -18,7 +21,7 @@ before(async () => {
   // max-unacked-clients 5: accepted (it is Kea's), ignored with a warning.
   ha = await startHa({ mode: 'load-balancing', relationship: { 'max-unacked-clients': 5 } });
   await waitState([ha.server('server1'), ha.server('server2')], 'load-balancing', { timeoutMs: 60_000 });
-});
+}, { timeout: TIMEOUT });
 after(() => ha.stopAll());
 
 function post(url: string, body: string): Promise<{ status: number; type: string | undefined; body: string }> {
@@ -45,7 +48,7 @@ function keaShell(url: string, args: string[], stdin = ''): Promise<{ code: numb
   });
 }
 
-test('unknown command, an error, the empty body, malformed JSON: Kea 2.2\'s exact bytes', async () => {
+test('unknown command, an error, the empty body, malformed JSON: Kea 2.2\'s exact bytes', { timeout: TIMEOUT }, async () => {
   const url = ha.server('server1').url;
   // BaseCommandMgr::handleCommand: result 2, "'<name>' command not supported." (base_command_mgr.cc);
   // the agent wraps a single answer in a list (CtrlAgentCommandMgr::processCommand).
@@ -69,7 +72,7 @@ test('unknown command, an error, the empty body, malformed JSON: Kea 2.2\'s exac
   assert.equal(bad.body, '{ "result": 400, "text": "Bad Request" }');
 });
 
-test('arguments that are not a map: commands that take none ignore them, the others refuse (Kea 2.2 handlers)', async () => {
+test('arguments that are not a map: commands that take none ignore them, the others refuse (Kea 2.2 handlers)', { timeout: TIMEOUT }, async () => {
   const url = ha.server('server1').url;
   const list = JSON.parse((await post(url, '{"command":"list-commands","arguments":"x"}')).body);
   assert.equal(list[0].result, 0);
@@ -77,7 +80,7 @@ test('arguments that are not a map: commands that take none ignore them, the oth
   assert.equal((await post(url, '{"command":"ha-scopes","arguments":[1]}')).body, `[ { "result": 1, "text": "arguments in the 'ha-scopes' command are not a map" } ]`);
 });
 
-test('list-commands, version-get, ha-heartbeat and status-get: Kea\'s layout and keys (values aside)', async () => {
+test('list-commands, version-get, ha-heartbeat and status-get: Kea\'s layout and keys (values aside)', { timeout: TIMEOUT }, async () => {
   const url = ha.server('server1').url;
   // listCommandsHandler: createAnswer(0, list) — no text; names sorted (std::map of handlers).
   const list = await post(url, '{"command":"list-commands"}');
@@ -107,7 +110,7 @@ test('list-commands, version-get, ha-heartbeat and status-get: Kea\'s layout and
   assert.deepEqual(s[0].arguments.sockets, { status: 'ready' });
 });
 
-test('a multi-service request is answered once per service, in order', async () => {
+test('a multi-service request is answered once per service, in order', { timeout: TIMEOUT }, async () => {
   const url = ha.server('server1').url;
   const r = await post(url, '{"command":"ha-heartbeat","service":["liveset","foo"]}');
   const h = JSON.parse(r.body)[0];
@@ -119,7 +122,7 @@ test('a multi-service request is answered once per service, in order', async () 
   );
 });
 
-test('kea-shell prints the body as Kea formats it', { skip: existsSync(KEA_SHELL) ? false : `${KEA_SHELL} is not installed` }, async () => {
+test('kea-shell prints the body as Kea formats it', { timeout: TIMEOUT, skip: existsSync(KEA_SHELL) ? false : `${KEA_SHELL} is not installed` }, async () => {
   const url = ha.server('server1').url;
   const list = await keaShell(url, ['list-commands'], '');
   assert.equal(list.code, 0);
@@ -134,7 +137,7 @@ test('kea-shell prints the body as Kea formats it', { skip: existsSync(KEA_SHELL
   assert.match(status.stdout, /"result": 0/, 'what Kea\'s own test scripts grep for');
 });
 
-test('max-unacked-clients is accepted but warned about at start-up and in config-test', async () => {
+test('max-unacked-clients is accepted but warned about at start-up and in config-test', { timeout: TIMEOUT }, async () => {
   const s1 = ha.server('server1');
   assert.match(s1.logs(), /"msgId":"HA_MAX_UNACKED_CLIENTS_IGNORED"[^\n]*max-unacked-clients 5 is ignored/);
   const cfg = (await keaCommand(s1.url, 'config-get')).arguments as Record<string, unknown>;
@@ -144,7 +147,7 @@ test('max-unacked-clients is accepted but warned about at start-up and in config
   assert.match(t.text ?? '', /^Configuration seems sane\. Warnings: .*high-availability\[0\]\.max-unacked-clients: ha: max-unacked-clients 5 is ignored/);
 });
 
-test('transitions log Kea\'s text; a dead partner: heartbeat WARN, partner-down, status-get still Kea\'s keys', async () => {
+test('transitions log Kea\'s text; a dead partner: heartbeat WARN, partner-down, status-get still Kea\'s keys', { timeout: TIMEOUT }, async () => {
   const [s1, s2] = [ha.server('server1'), ha.server('server2')];
   // ha_service.cc verboseTransition + ha_messages.mes HA_STATE_TRANSITION: upper-case labels.
   assert.match(s1.logs(), /"msg":"server1: server transitions from WAITING to (SYNCING|READY) state, partner state is [A-Z-]+"/);

@@ -5,12 +5,15 @@ import { toKeaAnswer } from '../../src/transports/answer-mapping.ts';
 import type { CommandRequest } from '../../src/core/commands/command-registry.ts';
 import type { Answer } from '../../src/core/commands/answer.ts';
 
+/** Per test: every test in this file stops well within it. */
+const TIMEOUT = 10_000;
+
 // Texts from Kea 2.2 (tag Kea-2.2.0): src/lib/cc/command_interpreter.cc parseCommand,
 // src/lib/config/base_command_mgr.cc processCommand ("Error during command processing: " prefix,
 // "Command processing failed: NULL command parameter"), src/bin/agent/ca_command_mgr.cc
 // handleCommand ("service value must be a list") and forwardCommand (unknown service).
 
-test('a command, with or without service, is run once per service (none: this server)', () => {
+test('a command, with or without service, is run once per service (none: this server)', { timeout: TIMEOUT }, () => {
   assert.deepEqual(parseKeaBody('{"command":"status-get"}'), { kind: 'command', request: { command: 'status-get' }, services: [null] });
   assert.deepEqual(parseKeaBody('{"command":"status-get","service":[]}'), { kind: 'command', request: { command: 'status-get' }, services: [null] });
   const r = parseKeaBody('{"command":"ha-continue","service":["liveset","foo"],"arguments":{"server-name":"a"},"remote-address":"x"}');
@@ -19,7 +22,7 @@ test('a command, with or without service, is run once per service (none: this se
   assert.deepEqual(parseKeaBody('{"command":"x","arguments":[1]}'), { kind: 'command', request: { command: 'x', arguments: [1] }, services: [null] });
 });
 
-test('malformed JSON is a bare bad request; an empty body and bad envelopes get Kea\'s texts', () => {
+test('malformed JSON is a bare bad request; an empty body and bad envelopes get Kea\'s texts', { timeout: TIMEOUT }, () => {
   assert.equal(parseKeaBody('{"command":').kind, 'bad-request');
   const cases: [string, string][] = [
     ['', 'Command processing failed: NULL command parameter'],
@@ -33,7 +36,7 @@ test('malformed JSON is a bare bad request; an empty body and bad envelopes get 
   for (const [body, text] of cases) assert.deepEqual(parseKeaBody(body), { kind: 'answer', answer: { result: 1, text } }, body);
 });
 
-test('handleKeaText: one answer per service in order, unknown services get the agent\'s forwarding error', async () => {
+test('handleKeaText: one answer per service in order, unknown services get the agent\'s forwarding error', { timeout: TIMEOUT }, async () => {
   const ran: CommandRequest[] = [];
   const run = async (r: CommandRequest): Promise<Answer> => (ran.push(r), { result: 0, text: 'ok', arguments: { n: ran.length } });
   const opts = { services: ['liveset'], errorDetail: false, compact: false };
@@ -51,6 +54,6 @@ test('handleKeaText: one answer per service in order, unknown services get the a
   assert.equal(peer.body, '[{"result":1,"text":"t","error":"HOST_OFFLINE","params":["h"]}]');
 });
 
-test('Kea answers drop the JSON-RPC-only error fields', () => {
+test('Kea answers drop the JSON-RPC-only error fields', { timeout: TIMEOUT }, () => {
   assert.deepEqual(toKeaAnswer({ result: 1, text: 'host is not live: h2', error: 'HOST_OFFLINE', params: ['h2'] }), { result: 1, text: 'host is not live: h2' });
 });

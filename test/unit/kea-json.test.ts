@@ -4,6 +4,9 @@ import fc from 'fast-check';
 import { keaDouble, keaJson } from '../../src/transports/kea-http/kea-json.ts';
 import { keaReference } from '../helpers/kea-reference.ts';
 
+/** Per test: every test in this file stops well within it. */
+const TIMEOUT = 60_000;
+
 /*
  * Expected texts follow Kea 2.2's Element::toJSON (src/lib/cc/data.cc at tag Kea-2.2.0):
  * MapElement writes "{ " + `"key": value` joined by ", " + " }" over a std::map (keys sorted by
@@ -14,7 +17,7 @@ import { keaReference } from '../helpers/kea-reference.ts';
  * (src/lib/http/response_json.cc HttpResponseJson::setBodyAsJson: body_ = json_body->str()).
  */
 
-test('maps and lists are laid out as Kea writes them; keys sorted, empty ones with two spaces', () => {
+test('maps and lists are laid out as Kea writes them; keys sorted, empty ones with two spaces', { timeout: TIMEOUT }, () => {
   assert.equal(keaJson([{ text: 'x', result: 0, arguments: { b: [], a: {} } }]), '[ { "arguments": { "a": {  }, "b": [  ] }, "result": 0, "text": "x" } ]');
   assert.equal(keaJson([]), '[  ]');
   assert.equal(keaJson({}), '{  }');
@@ -23,20 +26,20 @@ test('maps and lists are laid out as Kea writes them; keys sorted, empty ones wi
   assert.equal(keaJson({ b: 1, B: 2, ab: 3, 'a.b': 4, 'a-b': 5 }), '{ "B": 2, "a-b": 5, "a.b": 4, "ab": 3, "b": 1 }');
 });
 
-test('strings: Kea\'s escapes for ASCII, DEL included, "/" left alone', () => {
+test('strings: Kea\'s escapes for ASCII, DEL included, "/" left alone', { timeout: TIMEOUT }, () => {
   assert.equal(keaJson('a"b\\c/d'), '"a\\"b\\\\c/d"');
   assert.equal(keaJson('\b\f\n\r\t'), '"\\b\\f\\n\\r\\t"');
   assert.equal(keaJson('\x00\x01\x1f\x7f'), '"\\u0000\\u0001\\u001f\\u007f"');
 });
 
-test('non-ASCII is written as UTF-8 (Kea would escape each byte, which other parsers misread)', () => {
+test('non-ASCII is written as UTF-8 (Kea would escape each byte, which other parsers misread)', { timeout: TIMEOUT }, () => {
   assert.equal(keaJson('é☃😀'), '"é☃😀"');
   assert.equal(keaJson('\ud800'), '"\\ud800"');
   // Key order is code-point order (UTF-8 byte order), not UTF-16 order.
   assert.equal(keaJson({ '\uffff': 1, '😀': 2 }), '{ "\uffff": 1, "😀": 2 }');
 });
 
-test('numbers: integers as integers; non-integers as Kea prints them when that is exact JSON', () => {
+test('numbers: integers as integers; non-integers as Kea prints them when that is exact JSON', { timeout: TIMEOUT }, () => {
   assert.equal(keaJson(-0), '0');
   assert.equal(keaJson(9007199254740991), '9007199254740991');
   assert.equal(keaJson(1e21), '1000000000000000000000');
@@ -57,7 +60,7 @@ test('numbers: integers as integers; non-integers as Kea prints them when that i
   assert.equal(keaJson(12n), '12');
 });
 
-test('JSON.stringify semantics for what JSON has no word for', () => {
+test('JSON.stringify semantics for what JSON has no word for', { timeout: TIMEOUT }, () => {
   assert.equal(keaJson({ a: undefined, b: () => 1, c: 1 }), '{ "c": 1 }');
   assert.equal(keaJson({ a: undefined }), '{  }');
   assert.equal(keaJson([undefined]), '[ null ]');
@@ -91,7 +94,7 @@ const keaValue = fc.letrec((tie) => ({
   ),
 })).value;
 
-test('property: on values Kea writes as exact JSON, the output is byte for byte the reference re-implementation of Kea', () => {
+test('property: on values Kea writes as exact JSON, the output is byte for byte the reference re-implementation of Kea', { timeout: TIMEOUT }, () => {
   fc.assert(
     fc.property(keaValue, (v) => {
       assert.equal(keaJson(v), keaReference(v));
@@ -100,7 +103,7 @@ test('property: on values Kea writes as exact JSON, the output is byte for byte 
   );
 });
 
-test('property: any JSON value (any strings, any doubles) parses back to the same value', () => {
+test('property: any JSON value (any strings, any doubles) parses back to the same value', { timeout: TIMEOUT }, () => {
   fc.assert(
     fc.property(fc.jsonValue(), (v) => {
       assert.deepStrictEqual(JSON.parse(keaJson(v)), JSON.parse(JSON.stringify(v)));
