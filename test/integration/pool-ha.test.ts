@@ -193,6 +193,18 @@ test('pool HA with three hosts: errors, enable, slave and master failures, fenci
   await waitFor(async () => ((await haStatus(pool, newMaster))?.['liveset'] as string[] | undefined)?.length === 3, { timeoutMs: 30_000, what: `${victim} rejoined` });
   assert.match(pool.hosts.get(victim)!.logs(), /"msgId":"HA_HOST_WAS_FENCED"/);
 
+  // ---- a clean stop (SIGTERM) of a slave under HA is not a failure; it stays armed and rejoins ----
+  const failures = () => (pool.hosts.get(newMaster)!.logs().match(/"msgId":"HA_HOST_FAILED"/g) ?? []).length;
+  const failedBefore = failures();
+  const stoppedAt = Date.now();
+  assert.equal(await pool.hosts.get(victim)!.stop(), 0);
+  await waitFor(async () => ((await haStatus(pool, newMaster))?.['liveset'] as string[]).length === 2, { timeoutMs: T_MS + 5000, what: `${victim} left the liveset` });
+  t.diagnostic(`a cleanly stopped host left the liveset ${Date.now() - stoppedAt} ms after SIGTERM`);
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(failures(), failedBefore, 'no HA_HOST_FAILED for a clean shutdown');
+  await pool.hosts.get(victim)!.restart();
+  await waitFor(async () => ((await haStatus(pool, newMaster))?.['liveset'] as string[] | undefined)?.length === 3, { timeoutMs: 30_000, what: `${victim} rejoined after a clean stop` });
+
   // ---- disable (via the statefile): every host disarms ----
   assert.equal((await kea(pool.url(newMaster), 'pool.disable_ha')).result, 0);
   for (const n of pool.names) await waitFor(async () => (await haStatus(pool, n))?.['armed'] === false, { timeoutMs: 20_000, what: `${n} disarmed` });

@@ -107,6 +107,10 @@ export class PoolService {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    // Under HA a slave tells the master it is going down before it leaves the liveset, so the
+    // master counts a clean shutdown, not a failure (spec §1.8: no HA_HOST_FAILED for it).
+    const haGoverned = this.ha.governs();
+    if (haGoverned) await this.timers.sendShutdownHeartbeat();
     await this.ha.shutdown();
     this.timers.stopAll();
     for (const t of [...this.timerSet]) {
@@ -116,7 +120,7 @@ export class PoolService {
     this.timerSet.clear();
     this.wake();
     await this.queue.catch(() => undefined);
-    await this.timers.sendShutdownHeartbeat();
+    if (!haGoverned) await this.timers.sendShutdownHeartbeat();
     await this.localStore?.close();
     await this.dbStore?.close();
   }

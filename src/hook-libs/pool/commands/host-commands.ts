@@ -16,10 +16,12 @@ export function hostCommands(svc: PoolService): PoolCommand[] {
       const stuff = a['stuff'] as Record<string, string>;
       const shuttingDown = stuff['shutting-down'] === 'true';
       svc.liveness = recordHeartbeat(svc.liveness, hostRef, svc.handle.clock.monotonicMs(), shuttingDown);
-      if (svc.acting() === 'master' && svc.ha.governs()) {
+      if (svc.acting() === 'master' && svc.ha.governs() && !shuttingDown) {
         // Liveness comes from the liveset; a heartbeat means the host follows this master again.
-        if (!shuttingDown) await svc.ha.rejoined(hostRef);
+        await svc.ha.rejoined(hostRef);
       } else if (svc.acting() === 'master') {
+        // (Under HA only a clean shutdown gets here: the host is marked not live before it leaves
+        // the liveset, so the restart pass does not report it failed.)
         // Through transact even when nothing changes, so it is ordered after a sweep being committed;
         // an empty change is not written, so a steady heartbeat costs no fsync.
         let changed = false;
