@@ -22,6 +22,8 @@ registerClusterStack(xhadFactory);
 
 /** The exit code of a host that fenced itself (documented in docs/pool.md). */
 export const FENCE_EXIT_CODE = 75;
+/** xapi's ha_monitor_interval: the master's monitor also runs this often without a liveset change. */
+export const MONITOR_INTERVAL_MS = 20_000;
 
 type Phase = 'preconfigure' | 'statefile' | 'join' | 'master-lock' | 'redo-log' | 'arm';
 
@@ -47,6 +49,8 @@ export class PoolHa {
   private monitoring: Promise<void> | undefined;
   private monitorAgain = false;
   private lastLiveset: string | undefined;
+  private lastPassAt = -Infinity;
+  private monitorTimer: (() => void) | undefined;
   private following: Promise<void> = Promise.resolve();
   private bootRetry: (() => void) | undefined;
 
@@ -152,6 +156,7 @@ export class PoolHa {
   /** Clean stop of an armed host (spec §1.8): leave the liveset as excluded, not as a failure. */
   async shutdown(): Promise<void> {
     this.bootRetry?.();
+    this.stopMonitor();
     const stack = this.stack;
     if (stack) {
       stack.disarmFencing();
@@ -159,6 +164,11 @@ export class PoolHa {
       await stack.stop();
     }
     await this.closeRedo();
+  }
+
+  private stopMonitor(): void {
+    this.monitorTimer?.();
+    this.monitorTimer = undefined;
   }
 
   private async closeRedo(): Promise<void> {
@@ -293,6 +303,8 @@ export class PoolHa {
     const stack = this.stack;
     if (!stack || svc.stopped || !this.iAmMaster() || svc.local.role.kind !== 'master') return;
     if (!poolEntry(svc.db)[1].ha_enabled) return;
+    this.monitorTimer?.();
+    this.monitorTimer = svc.later(MONITOR_INTERVAL_MS, () => this.scheduleMonitor());
     if (svc.planner.restartsHeld()) return;
     const r = stack.query();
     const live = new Set(r.liveset.map((u) => refFor(u)));
@@ -303,11 +315,16 @@ export class PoolHa {
       // Check again soon: rejoins arrive with heartbeats.
       svc.later(t.tickMs * 2, () => this.scheduleMonitor());
     } else {
-      if (key !== this.lastLiveset) {
+      // On a liveset change, and every monitor interval (protected VMs are level-sensitive: one
+      // found Halted is started again; the runner itself skips a VM tried less than 120 s ago).
+      const now = svc.handle.clock.monotonicMs();
+      if (key !== this.lastLiveset || now - this.lastPassAt >= MONITOR_INTERVAL_MS) {
         this.lastLiveset = key;
+        this.lastPassAt = now;
         await svc.restarts.pass(live);
       }
     }
+
     // Hosts in the liveset are live (the restart pass marked the others not live).
     const shuttingDown = new Set([...svc.liveness].filter(([, timer]) => timer.shuttingDown).map(([ref]) => ref));
     await svc.transact((db) => {
@@ -602,6 +619,7 @@ export class PoolHa {
     await stack?.stop();
     await this.closeRedo();
     this.bootRetry?.();
+    this.stopMonitor();
     this.awaitingRejoin.clear();
     const ha = this.local;
     const governed = this.governs() || this.operation === 'ha_disable';
