@@ -1,6 +1,6 @@
 import { keaCommand, startLiveset } from '../test/helpers/liveset.ts';
 import { runScript, startScript, startServerScript } from './lib/children.ts';
-import { poolConfig } from './lib/configs.ts';
+import { BENCH_POOL_SECRET, poolConfig } from './lib/configs.ts';
 import { cpuSeconds, rssMiB } from './lib/proc.ts';
 import { fmt, ms, ratio, type Row, type SectionResult } from './lib/report.ts';
 
@@ -24,7 +24,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Runs the heartbeat client against `url` and measures `pid`'s CPU share over the measured window. */
 async function paced(url: string, pid: number, hosts: string[], o: FaninOptions): Promise<{ share: number; report: BeatReport }> {
-  const run = startScript('heartbeat-client.ts', { url, hosts, mode: 'paced', intervalMs: 1000, connections: 0, warmupMs: o.warmupMs, durationMs: o.durationMs });
+  const run = startScript('heartbeat-client.ts', { url, hosts, mode: 'paced', intervalMs: 1000, connections: 0, warmupMs: o.warmupMs, durationMs: o.durationMs, poolSecret: BENCH_POOL_SECRET });
   await sleep(o.warmupMs);
   const c0 = cpuSeconds(pid);
   const t0 = performance.now();
@@ -68,7 +68,7 @@ export async function fanin(o: FaninOptions): Promise<SectionResult & { masterRs
         if (n === biggest) {
           masterRssMiB = rssMiB(master.pid!);
           baseRssMiB = rssMiB(base.child.pid!);
-          const flood = { url: '', hosts: refs, mode: 'flood', intervalMs: 1000, connections: o.floodConnections, warmupMs: 500, durationMs: Math.max(1000, o.durationMs / 2) };
+          const flood = { url: '', hosts: refs, mode: 'flood', intervalMs: 1000, connections: o.floodConnections, warmupMs: 500, durationMs: Math.max(1000, o.durationMs / 2), poolSecret: BENCH_POOL_SECRET };
           const lf = await runScript<BeatReport>('heartbeat-client.ts', { ...flood, url: master.url });
           const bf = await runScript<BeatReport>('heartbeat-client.ts', { ...flood, url: base.url });
           floodRatio = lf.perSecond / bf.perSecond;

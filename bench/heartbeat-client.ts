@@ -15,10 +15,13 @@ interface Load {
   connections: number;
   warmupMs: number;
   durationMs: number;
+  /** The pool secret: host.tickle_heartbeat is peer-only, sent as basic auth user liveset-pool, as a slave does. */
+  poolSecret: string;
 }
 const load = JSON.parse(process.argv[2] ?? '{}') as Load;
 const agent = new Agent({ keepAlive: true, maxSockets: load.mode === 'paced' ? load.hosts.length : load.connections });
 const target = new URL('/', load.url);
+const authorization = `Basic ${Buffer.from(`liveset-pool:${load.poolSecret}`).toString('base64')}`;
 const latencies: number[] = [];
 let errors = 0;
 let firstError: string | undefined;
@@ -37,7 +40,7 @@ function beat(host: string): Promise<void> {
       }
       resolve();
     };
-    const req = request(target, { method: 'POST', agent, headers: { 'Content-Type': 'application/json', 'Content-Length': body.length } }, (res) => {
+    const req = request(target, { method: 'POST', agent, headers: { 'Content-Type': 'application/json', 'Content-Length': body.length, Authorization: authorization } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {

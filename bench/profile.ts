@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { serveCommand } from '../src/cli/runtime-info.ts';
 import { keaCommand, startLiveset, waitFor } from '../test/helpers/liveset.ts';
 import { runScript, startScript, stopChild } from './lib/children.ts';
-import { haPairConfig, poolConfig } from './lib/configs.ts';
+import { BENCH_POOL_SECRET, haPairConfig, poolConfig } from './lib/configs.ts';
 import { monotonicUs, summarizeProfile, type ProfileSummary } from './lib/cpuprofile.ts';
 
 /**
@@ -93,7 +93,7 @@ export async function profileHeartbeats(connections: number, durationMs: number)
     const records = (await keaCommand(master.url, 'host.get_all_records')).arguments as Record<string, { name_label: string }>;
     const hosts = Object.entries(records).filter(([, h]) => h.name_label !== 'host0').map(([ref]) => ref);
     const fromUs = monotonicUs();
-    const r = await runScript<{ beats: number; perSecond: number }>('heartbeat-client.ts', { url: master.url, hosts, mode: 'flood', intervalMs: 1000, connections, warmupMs: 500, durationMs });
+    const r = await runScript<{ beats: number; perSecond: number }>('heartbeat-client.ts', { url: master.url, hosts, mode: 'flood', intervalMs: 1000, connections, warmupMs: 500, durationMs, poolSecret: BENCH_POOL_SECRET });
     answers = Math.round(r.perSecond * ((durationMs + 500) / 1000));
     window = { fromUs, toUs: monotonicUs() };
   } finally {

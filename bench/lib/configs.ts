@@ -44,6 +44,12 @@ export async function haPairConfig(
 }
 
 /**
+ * The pool secret of the bench pools: host.tickle_heartbeat is peer-only (issue 10), so the load
+ * process standing in for the slaves sends it, as basic auth user `liveset-pool`, like a slave does.
+ */
+export const BENCH_POOL_SECRET = 'bench-pool-secret-0123456789abcdef';
+
+/**
  * A pool of `hosts` hosts of which only host0 (the master) runs; the others' URLs are ports that
  * were free when the config was made. The master never calls them: slaves heartbeat it, not the
  * other way round, so a load process can stand in for them.
@@ -64,6 +70,7 @@ export async function poolConfig(hosts: number): Promise<Record<string, unknown>
           master: 'host0',
           hosts: ports.map((p, i) => ({ name: `host${i}`, url: `http://127.0.0.1:${p}/` })),
           credentials: [{ user: 'root', password: 'secret' }],
+          'pool-secret': BENCH_POOL_SECRET,
           // xapi's 64 is the default; the fan-in benchmark's pools are bigger.
           ...(hosts > 64 ? { 'max-hosts': hosts } : {}),
           'heartbeat-interval': 1000,
