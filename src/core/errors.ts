@@ -38,6 +38,8 @@ export const ERROR_CATALOGUE = {
   SUBSCRIPTION_NEEDS_WEBSOCKET: plain('event subscriptions need a WebSocket connection on /ws'),
   FAULT_INJECTION_DISABLED: plain('fault injection is not enabled in this configuration (testing: fault-injection: true)'),
   SHUTTING_DOWN: plain('server is shutting down'),
+  /** params: [the limit's key under server.limits (or the library's), its value, what was refused] */
+  LIMIT_EXCEEDED: { result: RESULT.ERROR, text: (p) => `limit exceeded: ${p[2] ?? ''} (${p[0] ?? ''} is ${p[1] ?? ''})` },
   PERMISSION_DENIED: {
     result: RESULT.ERROR,
     text: (p) => p[1] === 'peer'

@@ -1,4 +1,5 @@
 import type { EventSink } from './commands/command.ts';
+import { CommandError } from './errors.ts';
 
 /**
  * Who wants which events. A subscription pattern is an event name, `*` for all, or a prefix
@@ -7,8 +8,13 @@ import type { EventSink } from './commands/command.ts';
 export class EventBus {
   private readonly subscriptions = new Map<string, { sink: EventSink; patterns: Set<string> }>();
 
-  subscribe(sink: EventSink, patterns: readonly string[]): readonly string[] {
+  /** Adds `patterns` to the sink's; refused whole (LIMIT_EXCEEDED) if the sink would hold more than `max`. */
+  subscribe(sink: EventSink, patterns: readonly string[], max = Infinity): readonly string[] {
     const entry = this.subscriptions.get(sink.id) ?? { sink, patterns: new Set<string>() };
+    const after = new Set([...entry.patterns, ...patterns]).size;
+    if (after > max) {
+      throw new CommandError('LIMIT_EXCEEDED', ['server.limits.subscriptions', String(max), `this connection would be subscribed to ${after} event patterns`]);
+    }
     for (const p of patterns) entry.patterns.add(p);
     this.subscriptions.set(sink.id, entry);
     return [...entry.patterns].sort();

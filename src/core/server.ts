@@ -229,6 +229,7 @@ export class LivesetServer {
     const realm = config.server.authentication?.realm ?? 'liveset';
     return {
       bodyLimit: config.server['body-limit'],
+      limits: config.server.limits,
       services: config.server.services,
       http: config.server.control.http,
       websocket: config.server.control.websocket,
@@ -419,6 +420,7 @@ export class LivesetServer {
     };
     return {
       events: this.events,
+      subscriptionLimit: () => this.runtime.prepared.loaded.config.server.limits.subscriptions,
       faults,
       witnessProbe: (args) => this.witnessDesk.probe(args, (peer, command, a, timeoutMs) => callPeer(serverName, faults, peer, command, a, timeoutMs)),
       version: () => this.opts.version,

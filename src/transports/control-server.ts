@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import type { WebSocketServer, WebSocket } from 'ws';
@@ -7,6 +8,9 @@ import type { CommandRequest } from '../core/commands/command-registry.ts';
 import type { CallerAuth, CommandContext, EventSink } from '../core/commands/command.ts';
 import type { EventBus } from '../core/events.ts';
 import type { Logger } from '../core/logger.ts';
+import type { ServerLimits } from '../core/config/config-types.ts';
+import { errorAnswer } from '../core/commands/error-answer.ts';
+import { CommandError } from '../core/errors.ts';
 import type { BasicAuth } from './basic-auth.ts';
 import { readBody } from './http-body.ts';
 import { KEA_BAD_REQUEST, handleKeaText, keaBody } from './kea-http/kea-codec.ts';
@@ -17,6 +21,8 @@ export type Dispatch = (request: CommandRequest, ctx: Omit<CommandContext, 'logg
 /** Settings the transport reads on every request; swapped atomically on config reload. */
 export interface TransportSettings {
   readonly bodyLimit: number;
+  /** server.limits: connections, batch length, requests in flight, WebSocket buffer, pings, subscriptions. */
+  readonly limits: ServerLimits;
   readonly services: readonly string[];
   readonly http: boolean;
   readonly websocket: boolean;
@@ -73,12 +79,20 @@ export class ControlServer {
   private wsClients = new Set<WebSocket>();
   private inFlight = 0;
   private drained: (() => void) | undefined;
+  /** Open connections (server.limits.connections); those over the limit were answered 503 and ended. */
+  private connections = 0;
+  private readonly overLimit = new WeakSet<object>();
+  /** Requests unanswered per connection (an HTTP socket or a WebSocket): server.limits.requests-in-flight. */
+  private readonly pending = new WeakMap<object, number>();
+  /** When each limit's refusal was last logged: a flood of refusals logs once per limit every 10 s. */
+  private readonly limitLogged = new Map<string, number>();
 
   constructor(private readonly opts: ControlServerOptions) {
     this.server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
       this.track(this.onRequest(req, res));
     });
     this.server.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
+    this.server.on('connection', (socket: Socket) => this.onConnection(socket));
     this.server.on('clientError', (_err, socket) => {
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
     });
@@ -118,6 +132,48 @@ export class ControlServer {
     return this.wsClients.size;
   }
 
+  /** Counts the connection; one over server.limits.connections gets a 503 naming the limit and is closed. */
+  private onConnection(socket: Socket): void {
+    this.connections++;
+    socket.once('close', () => this.connections--);
+    const limit = this.opts.settings().limits.connections;
+    if (this.connections <= limit) return;
+    this.overLimit.add(socket);
+    const text = JSON.stringify({ result: 503, text: `too many connections: server.limits.connections is ${limit}` });
+    socket.end(`HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: ${JSON_TYPE}\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`);
+    this.limitHit('connections', limit, socket.remoteAddress);
+  }
+
+  /** Logs a limit's refusal at warn, at most once per limit every 10 s (a flood must not flood the log). */
+  private limitHit(limit: keyof ServerLimits, value: number, remoteAddress: string | undefined): void {
+    const now = performance.now();
+    const last = this.limitLogged.get(limit);
+    if (last !== undefined && now - last < 10_000) return;
+    this.limitLogged.set(limit, now);
+    this.opts.logger.warn({ msgId: 'CORE_LIMIT_REFUSED', limit: `server.limits.${limit}`, value, remoteAddress }, `refused a request from ${remoteAddress ?? 'unknown'}: server.limits.${limit} (${value}) reached`);
+  }
+
+  /**
+   * Runs `work` as one of `conn`'s requests in flight, or, with server.limits.requests-in-flight
+   * reached, runs `refuse` with a dispatch that answers LIMIT_EXCEEDED without running anything
+   * (so each wire format still answers every call with its own id or shape).
+   */
+  private async admitted<T>(conn: object, remoteAddress: string | undefined, work: (dispatch: Dispatch) => Promise<T>): Promise<T> {
+    const limit = this.opts.settings().limits['requests-in-flight'];
+    const n = this.pending.get(conn) ?? 0;
+    if (n >= limit) {
+      this.limitHit('requests-in-flight', limit, remoteAddress);
+      const answer = errorAnswer(new CommandError('LIMIT_EXCEEDED', ['server.limits.requests-in-flight', String(limit), `this connection already has ${limit} requests in flight`]));
+      return work(() => Promise.resolve(answer));
+    }
+    this.pending.set(conn, n + 1);
+    try {
+      return await work(this.opts.dispatch);
+    } finally {
+      this.pending.set(conn, (this.pending.get(conn) ?? 1) - 1);
+    }
+  }
+
   private track(work: Promise<void>): void {
     this.inFlight++;
     work
@@ -129,6 +185,7 @@ export class ControlServer {
   }
 
   private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (this.overLimit.has(req.socket)) return; // already answered 503 and ended
     const settings = this.opts.settings();
     const peer = header(req, PEER_HEADER);
     if (peer && settings.dropFrom?.(peer)) {
@@ -169,11 +226,14 @@ export class ControlServer {
     const base = { remoteAddress: req.socket.remoteAddress, caller: auth.caller, ...(user ? { user } : {}) };
     if (kea) {
       const opts = { services: settings.services, errorDetail: peer !== undefined || header(req, ERROR_DETAIL_HEADER) === '1', compact: peer !== undefined };
-      const reply = await handleKeaText(body.text, opts, (request) => this.opts.dispatch(request, { ...base, transport: 'kea-http', positional: false }));
+      const reply = await this.admitted(req.socket, req.socket.remoteAddress, (dispatch) =>
+        handleKeaText(body.text, opts, (request) => dispatch(request, { ...base, transport: 'kea-http', positional: false })),
+      );
       return sendText(res, reply.status, reply.body);
     }
-    const reply = await handleJsonRpcText(body.text, (request, positional) =>
-      this.opts.dispatch(request, { ...base, transport: 'jsonrpc-http', positional }),
+    const maxBatch = settings.limits['batch-length'];
+    const reply = await this.admitted(req.socket, req.socket.remoteAddress, (dispatch) =>
+      handleJsonRpcText(body.text, (request, positional) => dispatch(request, { ...base, transport: 'jsonrpc-http', positional }), { maxBatch }),
     );
     if (reply === undefined) {
       res.writeHead(204).end();
@@ -183,6 +243,7 @@ export class ControlServer {
   }
 
   private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    if (this.overLimit.has(socket)) return; // already answered 503 and ended
     const settings = this.opts.settings();
     const path = (req.url ?? '/').split('?')[0];
     const refuse = (status: string) => {
@@ -218,6 +279,15 @@ export class ControlServer {
         });
       }
       ws.send(text);
+      // A reader that does not keep up must not make the server hold an unbounded queue for it.
+      const limit = this.opts.settings().limits['ws-send-buffer'];
+      if (ws.bufferedAmount > limit) {
+        this.opts.logger.warn(
+          { msgId: 'CORE_WS_SLOW_READER', remoteAddress: req.socket.remoteAddress, user, buffered: ws.bufferedAmount, limit },
+          `closing a WebSocket from ${req.socket.remoteAddress ?? 'unknown'} with 1013: ${ws.bufferedAmount} bytes queued for it exceed server.limits.ws-send-buffer (${limit})`,
+        );
+        ws.close(1013, 'reader too slow: server.limits.ws-send-buffer exceeded');
+      }
     };
     const sink: EventSink = {
       id: randomUUID(),
@@ -225,18 +295,43 @@ export class ControlServer {
         reply(JSON.stringify({ jsonrpc: '2.0', method, params }));
       },
     };
+    let alive = true;
     const ctx = { transport: 'jsonrpc-ws' as const, remoteAddress: req.socket.remoteAddress, sink, caller, ...(user ? { user } : {}) };
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       if (isBinary) {
         reply(JSON.stringify(rpcError(-32700, 'Parse error', 'send JSON-RPC as text frames')));
         return;
       }
+      alive = true;
+      const maxBatch = this.opts.settings().limits['batch-length'];
       this.track(
-        handleJsonRpcText(data.toString('utf8'), (request, positional) => this.opts.dispatch(request, { ...ctx, positional })).then((text) => {
+        this.admitted(ws, req.socket.remoteAddress, (dispatch) =>
+          handleJsonRpcText(data.toString('utf8'), (request, positional) => dispatch(request, { ...ctx, positional }), { maxBatch }),
+        ).then((text) => {
           if (text !== undefined) reply(text);
         }),
       );
     });
+    // Pings find half-open connections (a peer gone without a FIN): one that has not answered the
+    // previous ping (nor sent anything) by the next is closed, and its subscriptions go with it.
+    const pingEvery = this.opts.settings().limits['ws-ping-interval'];
+    if (pingEvery > 0) {
+      ws.on('pong', () => (alive = true));
+      const timer = setInterval(() => {
+        if (!alive) {
+          this.opts.logger.info(
+            { msgId: 'CORE_WS_PING_TIMEOUT', remoteAddress: req.socket.remoteAddress, user, intervalMs: pingEvery },
+            `closing a WebSocket from ${req.socket.remoteAddress ?? 'unknown'}: no pong within server.limits.ws-ping-interval (${pingEvery} ms)`,
+          );
+          ws.terminate();
+          return;
+        }
+        alive = false;
+        ws.ping();
+      }, pingEvery);
+      timer.unref();
+      ws.on('close', () => clearInterval(timer));
+    }
     this.wsClients.add(ws);
     ws.on('close', () => {
       this.wsClients.delete(ws);

@@ -74,3 +74,13 @@ test('array params are passed on as positional (XenAPI style)', async () => {
   await run('{"jsonrpc":"2.0","id":0,"method":"echo","params":["OpaqueRef:s",1]}');
   assert.deepEqual(calls[0], { command: 'echo', arguments: ['OpaqueRef:s', 1], positional: true });
 });
+
+test('a batch longer than maxBatch is one -32600 naming server.limits.batch-length, and none of its calls runs', async () => {
+  calls.length = 0;
+  const batch = JSON.stringify([1, 2, 3].map((id) => ({ jsonrpc: '2.0', id, method: 'echo', params: { id } })));
+  const refused = JSON.parse((await handleJsonRpcText(batch, dispatch, { maxBatch: 2 })) as string);
+  assert.deepEqual(refused, { jsonrpc: '2.0', id: null, error: { code: -32600, message: 'Invalid Request', data: 'a batch of 3 calls exceeds server.limits.batch-length (2)' } });
+  assert.equal(calls.length, 0);
+  const within = JSON.parse((await handleJsonRpcText(batch, dispatch, { maxBatch: 3 })) as string);
+  assert.equal(within.length, 3);
+});

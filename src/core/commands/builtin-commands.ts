@@ -16,6 +16,8 @@ export interface BuiltinHost {
   configWrite(filename: string | undefined, overwrite: boolean): Promise<Answer>;
   shutdown(exitValue: number): void;
   readonly events: EventBus;
+  /** server.limits.subscriptions: event patterns one connection may hold. */
+  readonly subscriptionLimit: () => number;
   readonly faults: FaultTable | undefined;
   /** ha-witness-probe: heartbeat a URL for an HA server and report what came back. */
   witnessProbe(args: Record<string, unknown>): Promise<Answer>;
@@ -47,7 +49,7 @@ export function registerBuiltins(registry: CommandRegistry, host: BuiltinHost): 
   });
   reg('subscribe', (args, ctx) => {
     if (!ctx.sink) throw new CommandError('SUBSCRIPTION_NEEDS_WEBSOCKET');
-    return ok('Subscribed.', { events: host.events.subscribe(ctx.sink, args['events'] as string[]) });
+    return ok('Subscribed.', { events: host.events.subscribe(ctx.sink, args['events'] as string[], host.subscriptionLimit()) });
   });
   reg('unsubscribe', (args, ctx) => {
     if (!ctx.sink) throw new CommandError('SUBSCRIPTION_NEEDS_WEBSOCKET');

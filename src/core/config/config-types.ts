@@ -1,6 +1,16 @@
 import type { LogLevel } from '../logger.ts';
 import type { SchemaProblem } from '../schema-validator.ts';
 
+/** `server.limits`, spelled as in the file (see schemas/liveset.schema.json). */
+export interface ServerLimits {
+  readonly connections: number;
+  readonly 'batch-length': number;
+  readonly 'requests-in-flight': number;
+  readonly 'ws-send-buffer': number;
+  readonly 'ws-ping-interval': number;
+  readonly subscriptions: number;
+}
+
 /** The configuration after schema validation and defaults; spelled as in the file. */
 export interface LivesetConfig {
   readonly server: {
@@ -18,6 +28,7 @@ export interface LivesetConfig {
       readonly 'metrics-unauthenticated-loopback': boolean;
     };
     readonly 'shutdown-grace-ms': number;
+    readonly limits: ServerLimits;
     readonly insecure: boolean;
     readonly authentication?: {
       readonly type: 'basic';

@@ -21,6 +21,8 @@ export interface PoolConfig {
   readonly poolSecret?: string;
   readonly poolSecretFile?: string;
   readonly maxHosts: number;
+  /** XenAPI sessions per user, and how long an unused one lives. */
+  readonly sessionLimits: { readonly maxPerUser: number; readonly idleMs: number };
   readonly heartbeatIntervalMs: number;
   readonly assumedDeadMs: number;
   readonly forwardTimeoutMs: number;
@@ -46,6 +48,7 @@ interface RawParams {
   'pool-secret'?: string;
   'pool-secret-file'?: string;
   'max-hosts'?: number;
+  sessions?: { 'max-per-user'?: number; 'idle-timeout'?: number };
   'heartbeat-interval'?: number;
   'assumed-dead-interval'?: number;
   'forward-timeout'?: number;
@@ -75,6 +78,7 @@ export function parsePoolConfig(parameters: unknown): PoolConfig {
     ...(p['pool-secret'] !== undefined ? { poolSecret: p['pool-secret'] } : {}),
     ...(p['pool-secret-file'] !== undefined ? { poolSecretFile: p['pool-secret-file'] } : {}),
     maxHosts: p['max-hosts'] ?? 64,
+    sessionLimits: { maxPerUser: p.sessions?.['max-per-user'] ?? 500, idleMs: p.sessions?.['idle-timeout'] ?? 86_400_000 },
     heartbeatIntervalMs: p['heartbeat-interval'] ?? 30_000,
     assumedDeadMs: p['assumed-dead-interval'] ?? 600_000,
     forwardTimeoutMs: p['forward-timeout'] ?? 10_000,

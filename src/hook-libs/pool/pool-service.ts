@@ -42,7 +42,7 @@ interface PendingTx {
 export class PoolService {
   readonly me: PoolHost;
   readonly myRef: Ref;
-  readonly sessions = new SessionTable(() => randomUUID());
+  readonly sessions: SessionTable;
   local: LocalState;
   db: Database = emptyDatabase();
   events: EventBuffer = emptyEvents(0, EVENT_CAPACITY);
@@ -78,6 +78,21 @@ export class PoolService {
     this.local = initialLocalState(me.name === cfg.master, master.address);
     this.timers = new PoolTimers(this);
     this.ha = new PoolHa(this);
+    this.sessions = new SessionTable(
+      () => randomUUID(),
+      () => handle.clock.monotonicMs(),
+      () => this.cfg.sessionLimits,
+      (ref, user, why, limits) => {
+        if (why === 'evicted') {
+          this.log.warn(
+            { msgId: 'POOL_SESSION_EVICTED', user, session: ref, limit: 'sessions.max-per-user', value: limits.maxPerUser },
+            `user ${user} logged in with ${limits.maxPerUser} sessions open (sessions.max-per-user): its least recently used session ${ref} is ended`,
+          );
+        } else {
+          this.log.debug({ msgId: 'POOL_SESSION_EXPIRED', user, session: ref, idleMs: limits.idleMs }, `session ${ref} of ${user} expired after ${limits.idleMs} ms unused (sessions.idle-timeout)`);
+        }
+      },
+    );
   }
 
   get log() {

@@ -31,6 +31,7 @@ const noHost: BuiltinHost = {
   shutdown: () => undefined,
   witnessProbe: async () => ok(),
   events: new EventBus(),
+  subscriptionLimit: () => Infinity,
   faults: undefined,
 };
 

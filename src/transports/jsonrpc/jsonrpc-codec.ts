@@ -27,7 +27,7 @@ const errorResponse = (id: Id, code: number, message: string, data?: unknown): J
 /** OpenRPC service discovery: the reserved name the server answers (with its OpenRPC document). */
 export const RPC_DISCOVER = 'rpc.discover';
 
-export async function handleJsonRpcText(text: string, dispatch: RpcDispatch): Promise<string | undefined> {
+export async function handleJsonRpcText(text: string, dispatch: RpcDispatch, opts: { readonly maxBatch?: number } = {}): Promise<string | undefined> {
   let message: unknown;
   try {
     message = JSON.parse(text);
@@ -36,6 +36,10 @@ export async function handleJsonRpcText(text: string, dispatch: RpcDispatch): Pr
   }
   if (Array.isArray(message)) {
     if (message.length === 0) return JSON.stringify(errorResponse(null, JSONRPC.INVALID_REQUEST, 'Invalid Request', 'empty batch'));
+    // A batch over the limit runs none of its calls: one error, as for a batch that is not valid.
+    if (opts.maxBatch !== undefined && message.length > opts.maxBatch) {
+      return JSON.stringify(errorResponse(null, JSONRPC.INVALID_REQUEST, 'Invalid Request', `a batch of ${message.length} calls exceeds server.limits.batch-length (${opts.maxBatch})`));
+    }
     // Calls in a batch may run concurrently (the spec allows any order); replies keep request order.
     const replies = await Promise.all(message.map((m) => handleOne(m, dispatch)));
     const sent = replies.filter((r): r is JsonRpcResponse => r !== undefined);
