@@ -16,6 +16,7 @@ import { redo, type RedoOptions } from './redo.ts';
 import { startup, type StartupOptions } from './startup.ts';
 import { throughput, type ThroughputOptions } from './throughput.ts';
 import { fuzzBench } from './fuzz.ts';
+import { etcdStore, type EtcdStoreOptions } from './etcd-store.ts';
 import { robustnessSection } from './robustness.ts';
 
 /**
@@ -60,6 +61,7 @@ interface Plan {
   startup: StartupOptions;
   planner: PlannerOptions;
   poolHa: PoolHaFailoverOptions;
+  etcdStore: EtcdStoreOptions;
   memorySettleMs: number;
   profileMs: number;
 }
@@ -72,6 +74,7 @@ const plan: Plan = quick
       startup: { runs: 3 },
       planner: { hosts: [16, 64], vms: [1000], failures: [1, 3], reps: 1 },
       poolHa: { timings: [{ tSeconds: 3, kills: 2 }] },
+      etcdStore: { writers: [1, 64], durationMs: 1000 },
       memorySettleMs: 500,
       profileMs: 0,
     }
@@ -88,6 +91,7 @@ const plan: Plan = quick
       startup: { runs: 10 },
       planner: { hosts: [16, 32, 64], vms: [1000, 5000], failures: [1, 2, 3], reps: 5 },
       poolHa: { timings: [{ tSeconds: 3, kills: 10 }, { tSeconds: 10, kills: 10 }] },
+      etcdStore: { writers: [1, 16, 64], durationMs: 3000 },
       memorySettleMs: 2000,
       profileMs: 5000,
     };
@@ -138,9 +142,10 @@ if (!saved) try {
   const rd = await section('redo log', () => redo(plan.redo));
   const pl = await section('failover planner', () => planner(plan.planner));
   const ph = await section('pool HA failover', () => poolHaFailover(plan.poolHa));
+  const es = await section('etcd stack', () => etcdStore(plan.etcdStore));
   const mem = await section('memory', () => memory(plan.memorySettleMs, { rss: fi?.masterRssMiB ?? NaN, baseRss: fi?.baseRssMiB ?? NaN, hosts: fi?.hosts ?? 0 }));
   const su = await section('start-up', () => startup(plan.startup));
-  for (const s of [tp, fo, fi, rd, pl, ph, mem, su]) if (s) (rows.push(...s.rows), notes.push(...s.notes));
+  for (const s of [tp, fo, fi, rd, pl, ph, es, mem, su]) if (s) (rows.push(...s.rows), notes.push(...s.notes));
   const recoveryProfile = rd?.profile;
 
   if (plan.profileMs > 0 && !values['no-profile']) {
