@@ -7,6 +7,14 @@ import { openEtcd, type EtcdConnectionOptions } from './etcd-connection.ts';
 export interface EtcdHostInfo {
   uuid: string;
   address: string;
+  /** The HA enable generation the host joined under (hosts of another generation are ignored). */
+  generation?: string;
+}
+
+/** `<prefix>/state`: the pool-wide HA state (xhad keeps it in the statefile header). */
+export interface EtcdPoolState {
+  state: 'init' | 'active' | 'invalid';
+  generation: string;
 }
 
 /** The election key that currently wins, and the revision that fences its holder's writes. */
@@ -58,6 +66,12 @@ export class EtcdSession {
   private resyncAgain = false;
   private establishing: Promise<void> | undefined;
   private lastState: LeaseState = 'none';
+  private pool: EtcdPoolState | undefined;
+  private lastOkAt: number | undefined;
+  private failures: number[] = [];
+  private cut = false;
+  private paused = false;
+  private resyncPending = false;
   private leaseInvalid: (new (...args: never[]) => Error) | undefined;
 
   constructor(private readonly opts: EtcdSessionOptions) {
@@ -72,6 +86,9 @@ export class EtcdSession {
   }
   private get electionPrefix(): string {
     return `${this.prefix}/election/`;
+  }
+  get stateKey(): string {
+    return `${this.prefix}/state`;
   }
 
   /** Connects, takes a lease, announces the host and starts the watches; throws if etcd cannot be reached. */
@@ -107,6 +124,43 @@ export class EtcdSession {
     return this.guard.state(this.opts.now());
   }
 
+  /** The pool-wide HA state key, as last read. */
+  poolState(): EtcdPoolState | undefined {
+    return this.pool;
+  }
+
+  /** Completion time (own clock) of the last etcd call that succeeded. */
+  lastSuccessAt(): number | undefined {
+    return this.lastOkAt;
+  }
+
+  /** Send times of failed etcd attempts since the last success (bounded). */
+  failuresSinceSuccess(): readonly number[] {
+    return this.failures;
+  }
+
+  isCampaigning(): boolean {
+    return this.myCampaignKey !== undefined;
+  }
+
+  /** Testing fault: every etcd call of this host fails as if etcd were unreachable. */
+  setCut(cut: boolean): void {
+    this.cut = cut;
+    if (!cut) this.requestResync();
+  }
+
+  /** Testing fault (a frozen host): no keepalive is sent, as from a process that hangs. */
+  setPaused(paused: boolean): void {
+    this.paused = paused;
+  }
+
+  /** Writes the pool-wide HA state (init / active / invalid). */
+  async setPoolState(state: EtcdPoolState): Promise<void> {
+    this.assertNotCut();
+    await this.etcd().put(this.stateKey).value(JSON.stringify(state)).exec();
+    await this.resync();
+  }
+
   /** True while the last etcd call or keepalive succeeded. */
   isReachable(): boolean {
     return this.reachable;
@@ -123,7 +177,11 @@ export class EtcdSession {
 
   /** The fencing token for this host's master writes, or undefined when it must not write. */
   fencingToken(): MasterLock | undefined {
-    return this.holdsMasterLock() ? this.master : undefined;
+    return this.holdsMasterLock() && !this.cut ? this.master : undefined;
+  }
+
+  private assertNotCut(): void {
+    if (this.cut) throw new Error('etcd cut off (testing fault)');
   }
 
   /** Gives up the master lock (clean shutdown or handover); the lease and liveness key stay. */
@@ -131,12 +189,13 @@ export class EtcdSession {
     const key = this.myCampaignKey;
     this.opts.contender = false;
     this.myCampaignKey = undefined;
-    if (key !== undefined && this.client !== undefined) await this.client.delete().key(key).exec();
+    if (key !== undefined && this.client !== undefined && !this.cut) await this.client.delete().key(key).exec();
     await this.resync();
   }
 
-  /** Campaigns again after `resign` (HA re-armed locally). */
+  /** Campaigns (again): puts this host's campaign key under its lease; the lowest revision wins. */
   async campaign(): Promise<void> {
+    this.assertNotCut();
     this.opts.contender = true;
     if (this.leaseId !== undefined) await this.putCampaignKey(this.leaseId);
     await this.resync();
@@ -157,6 +216,7 @@ export class EtcdSession {
 
   /** Grants a fresh lease and writes the host's keys under it. */
   private async establish(): Promise<void> {
+    this.assertNotCut();
     const client = this.etcd();
     this.guard.reset();
     const sentAt = this.opts.now();
@@ -170,6 +230,7 @@ export class EtcdSession {
     if (this.opts.contender) await this.putCampaignKey(id);
     else this.myCampaignKey = undefined;
     this.markReachable();
+    this.succeededNow();
     this.opts.log.info({ msgId: 'POOL_ETCD_LEASE_GRANTED', lease: id, ttl: this.opts.ttlSeconds }, 'etcd lease granted; host announced');
     this.armExpiry();
   }
@@ -186,8 +247,8 @@ export class EtcdSession {
 
   private async startWatches(): Promise<void> {
     const client = this.etcd();
-    for (const prefix of [this.hostsPrefix, this.electionPrefix]) {
-      const w = await client.watch().prefix(prefix).create();
+    for (const prefix of [this.hostsPrefix, this.electionPrefix, this.stateKey]) {
+      const w = prefix === this.stateKey ? await client.watch().key(prefix).create() : await client.watch().prefix(prefix).create();
       w.on('put', () => this.requestResync());
       w.on('delete', () => this.requestResync());
       // After a reconnect the stream resumes, but what happened meanwhile is read whole again.
@@ -199,7 +260,7 @@ export class EtcdSession {
   }
 
   private requestResync(): void {
-    if (this.stopped) return;
+    if (this.stopped || this.cut) return;
     void this.resync().catch((err) => this.markUnreachable(err as Error));
   }
 
@@ -212,11 +273,19 @@ export class EtcdSession {
     this.resyncing = (async () => {
       do {
         this.resyncAgain = false;
+        this.assertNotCut();
         const client = this.etcd();
-        const [hosts, election] = await Promise.all([
+        const [hosts, election, state] = await Promise.all([
           client.getAll().prefix(this.hostsPrefix).exec(),
           client.getAll().prefix(this.electionPrefix).sort('Create', 'Ascend').limit(1).exec(),
+          client.get(this.stateKey).string(),
         ]);
+        let pool: EtcdPoolState | undefined;
+        try {
+          pool = state === null ? undefined : (JSON.parse(state) as EtcdPoolState);
+        } catch {
+          pool = undefined;
+        }
         const next = new Map<string, EtcdHostInfo>();
         for (const kv of hosts.kvs) {
           try {
@@ -230,9 +299,12 @@ export class EtcdSession {
         const master: MasterLock | undefined =
           first === undefined ? undefined : { uuid: first.value.toString(), key: first.key.toString(), createRevision: String(first.create_revision) };
         this.markReachable();
-        const changed = !sameHosts(this.hosts, next) || this.master?.key !== master?.key;
+        this.succeededNow();
+        const changed =
+          !sameHosts(this.hosts, next) || this.master?.key !== master?.key || JSON.stringify(pool) !== JSON.stringify(this.pool);
         this.hosts = next;
         this.master = master;
+        this.pool = pool;
         if (changed) this.opts.onChange();
       } while (this.resyncAgain && !this.stopped);
     })().finally(() => {
@@ -241,14 +313,22 @@ export class EtcdSession {
     return this.resyncing;
   }
 
+  /** Every TTL/3 while etcd answers; every 250 ms at most while it does not, to notice its return early. */
   private scheduleKeepalive(): void {
     if (this.stopped) return;
-    this.keepaliveTimer = setTimeout(() => void this.keepalive(), this.guard.keepaliveIntervalMs());
+    const every = this.failures.length > 0 ? Math.min(this.guard.keepaliveIntervalMs(), 250) : this.guard.keepaliveIntervalMs();
+    this.keepaliveTimer = setTimeout(() => void this.keepalive(), every);
   }
 
   private async keepalive(): Promise<void> {
     if (this.stopped) return;
+    if (this.paused) {
+      this.scheduleKeepalive();
+      return;
+    }
+    const attemptAt = this.opts.now();
     try {
+      this.assertNotCut();
       if (this.establishing !== undefined) {
         await this.establishing;
       } else if (this.leaseState() !== 'held' && this.lease !== undefined && this.guard.safeUntil() === undefined) {
@@ -264,12 +344,19 @@ export class EtcdSession {
         } else {
           this.guard.succeeded(sentAt, ttl);
           this.markReachable();
+          this.succeededNow();
           this.armExpiry();
           this.noteState();
+          if (this.resyncPending) {
+            this.resyncPending = false;
+            this.requestResync();
+          }
         }
       }
     } catch (err) {
       const e = err as Error;
+      this.failures.push(attemptAt);
+      if (this.failures.length > 64) this.failures.splice(0, this.failures.length - 64);
       if (this.leaseInvalid !== undefined && e instanceof this.leaseInvalid) {
         this.guard.lost();
         this.noteState('etcd says the lease no longer exists');
@@ -318,20 +405,30 @@ export class EtcdSession {
     this.opts.onChange();
   }
 
+  private succeededNow(): void {
+    this.lastOkAt = this.opts.now();
+    this.failures = [];
+  }
+
   private markReachable(): void {
     if (!this.reachable) {
       this.reachable = true;
       this.lastError = undefined;
+      if (this.client !== undefined && this.lastState !== 'none') this.opts.onChange();
     }
   }
 
   private markUnreachable(err: Error): void {
     const text = err.message;
+    const was = this.reachable;
     if (this.reachable || this.lastError !== text) {
       this.opts.log.warn({ msgId: 'POOL_ETCD_UNREACHABLE', err: text }, `etcd call failed: ${text}`);
     }
     this.reachable = false;
+    if (was) this.opts.onChange();
     this.lastError = text;
+    // What changed while etcd was away is read whole once a keepalive succeeds again.
+    this.resyncPending = true;
     this.noteState();
   }
 }

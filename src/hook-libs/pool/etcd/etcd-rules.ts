@@ -1,0 +1,67 @@
+/**
+ * The etcd stack's survival rule, the counterpart of xhad's statefile rules (spec/xapi-ha.md §8),
+ * PURE. etcd plays the statefile's part: a host that keeps its lease is in the liveset. A host that
+ * loses its lease stops acting at once (the lease guard sees to that); whether it also fences depends
+ * on whether etcd is down for everyone or only for it, which is xhad's rule 2 in etcd's terms:
+ *
+ * - a peer reached etcd at a moment when this host's own attempts were failing, both before and
+ *   after it → etcd was up and this host alone is cut off: it fences;
+ * - it hears no peer at all → it cannot tell an etcd outage from being isolated: it fences, as a
+ *   host that sees neither the statefile nor any peer does under xhad;
+ * - otherwise etcd is down for everyone heard (majority lost): nobody fences, nobody is master (no
+ *   lease, no lock, and no fenced write can commit), and the pool recovers by itself when etcd's
+ *   majority returns — the etcd form of HA_STATEFILE_LOST.
+ *
+ * "Both before and after" is what tells the cases apart. When etcd loses its majority, every host's
+ * last success is from before the loss, so no peer success falls inside anyone's run of failures.
+ * When etcd comes back, the first host to reach it must not make the others fence: their next attempt
+ * succeeds too, so no own failure follows that success.
+ */
+export interface PeerView {
+  readonly uuid: string;
+  /** When its last network heartbeat arrived (own monotonic clock). */
+  readonly heardAt: number;
+  /** When it last completed an etcd call, on this host's clock (heardAt − the age it reported); undefined if never. */
+  readonly etcdOkAt: number | undefined;
+}
+
+export type EtcdVerdict =
+  | { readonly kind: 'ok' }
+  | { readonly kind: 'outage'; readonly reason: string }
+  | { readonly kind: 'fence'; readonly reason: string };
+
+export interface EtcdVerdictInput {
+  readonly leaseHeld: boolean;
+  /** Send times of this host's failed etcd attempts since its last success, ascending. */
+  readonly ownFailures: readonly number[];
+  readonly peers: readonly PeerView[];
+  readonly now: number;
+  /** A peer not heard for this long no longer counts (xhad's heartbeat timeout T1). */
+  readonly heartbeatTimeoutMs: number;
+  /** Tolerance for message delay and timer jitter when comparing times across hosts. */
+  readonly slackMs: number;
+}
+
+export function etcdVerdict(input: EtcdVerdictInput): EtcdVerdict {
+  if (input.leaseHeld) return { kind: 'ok' };
+  const heard = input.peers.filter((p) => input.now - p.heardAt <= input.heartbeatTimeoutMs);
+  if (heard.length === 0) {
+    return { kind: 'fence', reason: 'lost the etcd lease and hears no other host: isolated from etcd and from the pool' };
+  }
+  const failures = input.ownFailures;
+  const reachedWhileFailing = heard.filter((p) => {
+    const at = p.etcdOkAt;
+    if (at === undefined) return false;
+    const before = failures.some((f) => f <= at - input.slackMs);
+    const after = failures.some((f) => f >= at + input.slackMs);
+    return before && after;
+  });
+  if (reachedWhileFailing.length > 0) {
+    const names = reachedWhileFailing.map((p) => p.uuid).sort().join(', ');
+    return { kind: 'fence', reason: `lost the etcd lease while ${names} still reached etcd: this host alone is cut off from etcd` };
+  }
+  return {
+    kind: 'outage',
+    reason: `no lease, and no host heard (${heard.map((p) => p.uuid).sort().join(', ')}) has reached etcd since this host's attempts began failing: etcd looks down for everyone; nobody fences and nobody is master until it returns`,
+  };
+}

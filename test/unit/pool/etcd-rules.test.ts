@@ -1,0 +1,65 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { etcdVerdict, type PeerView } from '../../../src/hook-libs/pool/etcd/etcd-rules.ts';
+
+const base = { heartbeatTimeoutMs: 3000, slackMs: 200 };
+
+test('etcd survival rule', { timeout: 30_000 }, async (t) => {
+  await t.test('a host holding its lease is fine, whatever it hears', () => {
+    assert.deepEqual(etcdVerdict({ ...base, leaseHeld: true, ownFailures: [], peers: [], now: 10_000 }), { kind: 'ok' });
+  });
+
+  await t.test('no lease and no peer heard within T: isolated, it fences', () => {
+    const peers: PeerView[] = [{ uuid: 'b', heardAt: 1000, etcdOkAt: 900 }];
+    const v = etcdVerdict({ ...base, leaseHeld: false, ownFailures: [5000, 5250], peers, now: 5000 + 3000 });
+    assert.equal(v.kind, 'fence');
+    assert.match((v as { reason: string }).reason, /hears no other host/);
+  });
+
+  await t.test('cut off alone: a peer reached etcd between two of its own failed attempts → fence, naming the peer', () => {
+    const own = [10_000, 10_250, 10_500, 10_750, 11_000];
+    const peers: PeerView[] = [{ uuid: 'b', heardAt: 11_100, etcdOkAt: 10_600 }, { uuid: 'c', heardAt: 11_050, etcdOkAt: 9_000 }];
+    const v = etcdVerdict({ ...base, leaseHeld: false, ownFailures: own, peers, now: 11_200 });
+    assert.equal(v.kind, 'fence');
+    assert.match((v as { reason: string }).reason, /while b still reached etcd/);
+  });
+
+  await t.test('etcd lost its majority: every peer last reached it before this host began failing → outage, nobody fences', () => {
+    const own = [10_050, 10_300, 10_550, 10_800];
+    const peers: PeerView[] = [{ uuid: 'b', heardAt: 10_900, etcdOkAt: 10_010 }, { uuid: 'c', heardAt: 10_850, etcdOkAt: 9_800 }];
+    const v = etcdVerdict({ ...base, leaseHeld: false, ownFailures: own, peers, now: 10_900 });
+    assert.equal(v.kind, 'outage');
+  });
+
+  await t.test('etcd returns: a peer reached it first, but no own attempt has failed since → no fence yet', () => {
+    const own = [10_000, 10_250, 10_500];
+    const peers: PeerView[] = [{ uuid: 'b', heardAt: 10_700, etcdOkAt: 10_600 }];
+    assert.equal(etcdVerdict({ ...base, leaseHeld: false, ownFailures: own, peers, now: 10_700 }).kind, 'outage');
+    // …and if this host's next attempt fails too, it is the one cut off.
+    assert.equal(etcdVerdict({ ...base, leaseHeld: false, ownFailures: [...own, 10_850], peers, now: 10_900 }).kind, 'fence');
+  });
+
+  await t.test('a peer that left (not heard within T) does not count', () => {
+    const peers: PeerView[] = [{ uuid: 'b', heardAt: 1000, etcdOkAt: 10_600 }, { uuid: 'c', heardAt: 10_900, etcdOkAt: 9_000 }];
+    assert.equal(etcdVerdict({ ...base, leaseHeld: false, ownFailures: [10_000, 11_000], peers, now: 11_000 }).kind, 'outage');
+  });
+
+  await t.test('property: when etcd fails for everyone at once, no host fences while it still hears a peer', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 100_000 }), // the moment etcd lost its majority
+        fc.array(fc.integer({ min: 0, max: 5000 }), { minLength: 1, maxLength: 6 }), // how long before it each peer last succeeded
+        fc.array(fc.integer({ min: 0, max: 3000 }), { minLength: 1, maxLength: 20 }), // own failed attempts after it
+        fc.integer({ min: 0, max: 2000 }),
+        (lossAt, ages, failOffsets, heardAgo) => {
+          const peers = ages.map((a, i) => ({ uuid: `p${i}`, heardAt: lossAt + 3000 - heardAgo, etcdOkAt: lossAt - a }));
+          const own = failOffsets.map((o) => lossAt + o).sort((a, b) => a - b);
+          const v = etcdVerdict({ ...base, leaseHeld: false, ownFailures: own, peers, now: lossAt + 3000 });
+          assert.notEqual(v.kind, 'fence', JSON.stringify(v));
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+});
