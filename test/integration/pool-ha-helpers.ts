@@ -19,7 +19,14 @@ export interface HaPool extends PoolCluster {
  * allowed), all live, and a shared `file` SR whose location is a temporary directory. The caller
  * must stopAll() in t.after.
  */
-export async function startHaPool(n: 2 | 3, opts: { extra?: Record<string, unknown> } = {}): Promise<HaPool> {
+export async function startHaPool(
+  n: 2 | 3,
+  opts: {
+    extra?: Record<string, unknown>;
+    /** Make the heartbeat SR an `etcd` SR naming these client URLs (the etcd stack) instead of a `file` SR. */
+    etcd?: { endpoints: readonly string[]; prefix?: string };
+  } = {},
+): Promise<HaPool> {
   const names = ['host1', 'host2', 'host3'].slice(0, n);
   const ports = await freePorts(n);
   const dataRoot = mkdtempSync(join(tmpdir(), 'liveset-pool-ha-'));
@@ -64,8 +71,10 @@ export async function startHaPool(n: 2 | 3, opts: { extra?: Record<string, unkno
     }, { timeoutMs: 60_000, what: 'every host live' });
     const r = await refs('host1');
     const sr = await kea(url('host1'), 'SR.create', {
-      host: r['host1'], device_config: { location: statefileDir }, physical_size: 0, name_label: 'heartbeat', name_description: '',
-      type: 'file', content_type: '', shared: true, sm_config: {},
+      host: r['host1'],
+      device_config: opts.etcd ? { endpoints: opts.etcd.endpoints.join(','), ...(opts.etcd.prefix ? { prefix: opts.etcd.prefix } : {}) } : { location: statefileDir },
+      physical_size: 0, name_label: opts.etcd ? 'etcd' : 'heartbeat', name_description: '',
+      type: opts.etcd ? 'etcd' : 'file', content_type: '', shared: true, sm_config: {},
     });
     assert.equal(sr.result, 0, `SR.create: ${sr.text}`);
     srRef = sr.arguments as string;

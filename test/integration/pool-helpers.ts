@@ -110,7 +110,7 @@ export function watchMasters(cluster: PoolCluster, t: { after(fn: () => unknown)
     while (running) {
       const views = await Promise.all(cluster.names.map(async (n) => [n, await cluster.status(n)] as const));
       const masters = views.filter(([, s]) => s?.['role'] === 'master').map(([n]) => n);
-      if (masters.length > 1) violations.push(masters.join(' + '));
+      if (masters.length > 1) violations.push(`${masters.join(' + ')} at ${new Date().toISOString()}`);
       if (running) await new Promise<void>((wake) => (pause = { timer: setTimeout(wake, 25), wake }));
     }
   })();

@@ -29,6 +29,8 @@ export interface PoolConfig {
   readonly proposalTimeoutMs: number;
   readonly databaseSyncMs: number;
   readonly srTypes: Readonly<Record<string, readonly string[]>>;
+  /** Per-stack settings (`cluster-stacks`): the etcd stack's TLS files and credentials. */
+  readonly clusterStacks: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
   /** `<cluster-stack-root>/<stack>` must exist for a stack to be used; absent: built-in stacks only. */
   readonly clusterStackRoot?: string;
   /** Fence action: run this command (argv) before exiting with the fence exit code. */
@@ -55,6 +57,7 @@ interface RawParams {
   'proposal-timeout'?: number;
   'database-sync-interval'?: number;
   'sr-types'?: Record<string, string[]>;
+  'cluster-stacks'?: Record<string, Record<string, unknown>>;
   'cluster-stack-root'?: string;
   'ha-fence-command'?: string[];
   'ha-fence-loop'?: { count?: number; window?: number };
@@ -84,7 +87,8 @@ export function parsePoolConfig(parameters: unknown): PoolConfig {
     forwardTimeoutMs: p['forward-timeout'] ?? 10_000,
     proposalTimeoutMs: p['proposal-timeout'] ?? 600_000,
     databaseSyncMs: p['database-sync-interval'] ?? 300_000,
-    srTypes: p['sr-types'] ?? { gfs2: ['corosync'] },
+    srTypes: p['sr-types'] ?? { gfs2: ['corosync'], etcd: ['etcd'] },
+    clusterStacks: p['cluster-stacks'] ?? {},
     ...(p['cluster-stack-root'] !== undefined ? { clusterStackRoot: p['cluster-stack-root'] } : {}),
     ...(p['ha-fence-command'] !== undefined ? { haFenceCommand: p['ha-fence-command'] } : {}),
     haFenceLoop: { count: p['ha-fence-loop']?.count ?? 3, windowMs: p['ha-fence-loop']?.window ?? 3_600_000 },

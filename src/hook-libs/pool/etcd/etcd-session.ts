@@ -15,6 +15,8 @@ export interface EtcdHostInfo {
 export interface EtcdPoolState {
   state: 'init' | 'active' | 'invalid';
   generation: string;
+  /** With `invalid`: the host that disabled HA (the pool master the others should follow). */
+  master?: string;
 }
 
 /** The election key that currently wins, and the revision that fences its holder's writes. */
@@ -143,6 +145,11 @@ export class EtcdSession {
     return this.myCampaignKey !== undefined;
   }
 
+  /** This host's campaign key, if it campaigns. */
+  campaignKey(): string | undefined {
+    return this.myCampaignKey;
+  }
+
   /** Testing fault: every etcd call of this host fails as if etcd were unreachable. */
   setCut(cut: boolean): void {
     this.cut = cut;
@@ -189,6 +196,7 @@ export class EtcdSession {
     const key = this.myCampaignKey;
     this.opts.contender = false;
     this.myCampaignKey = undefined;
+    if (key !== undefined) this.opts.log.info({ msgId: 'POOL_ETCD_RESIGN', key }, `withdrawing from the master-lock election (${key})`);
     if (key !== undefined && this.client !== undefined && !this.cut) await this.client.delete().key(key).exec();
     await this.resync();
   }
@@ -243,6 +251,7 @@ export class EtcdSession {
       .then(client.put(key).value(this.opts.self.uuid).lease(leaseId))
       .commit();
     this.myCampaignKey = key;
+    this.opts.log.info({ msgId: 'POOL_ETCD_CAMPAIGN', key }, `campaigning for the master lock as ${key}`);
   }
 
   private async startWatches(): Promise<void> {
@@ -275,11 +284,20 @@ export class EtcdSession {
         this.resyncAgain = false;
         this.assertNotCut();
         const client = this.etcd();
-        const [hosts, election, state] = await Promise.all([
-          client.getAll().prefix(this.hostsPrefix).exec(),
-          client.getAll().prefix(this.electionPrefix).sort('Create', 'Ascend').limit(1).exec(),
-          client.get(this.stateKey).string(),
-        ]);
+        // One transaction, so the liveset, the election and the pool state come from one revision:
+        // a view in which the disabling master's key is gone always also shows HA disabled.
+        const txn = await client
+          .if(this.stateKey, 'Version', '>', -1)
+          .then(
+            client.getAll().prefix(this.hostsPrefix),
+            client.getAll().prefix(this.electionPrefix).sort('Create', 'Ascend').limit(1),
+            client.get(this.stateKey),
+          )
+          .commit();
+        const ranges = txn.responses.map((r) => r.response_range?.kvs ?? []);
+        const hosts = { kvs: ranges[0] ?? [] };
+        const election = { kvs: ranges[1] ?? [] };
+        const state = ranges[2]?.[0]?.value.toString() ?? null;
         let pool: EtcdPoolState | undefined;
         try {
           pool = state === null ? undefined : (JSON.parse(state) as EtcdPoolState);
@@ -302,6 +320,12 @@ export class EtcdSession {
         this.succeededNow();
         const changed =
           !sameHosts(this.hosts, next) || this.master?.key !== master?.key || JSON.stringify(pool) !== JSON.stringify(this.pool);
+        if (this.master?.key !== master?.key) {
+          this.opts.log.info(
+            { msgId: 'POOL_ETCD_LOCK', holder: master?.uuid ?? null, key: master?.key ?? null, revision: master?.createRevision ?? null, mine: master !== undefined && master.key === this.myCampaignKey },
+            master === undefined ? 'nobody holds the master lock in etcd' : `the master lock in etcd is held by ${master.uuid} (${master.key}, revision ${master.createRevision})`,
+          );
+        }
         this.hosts = next;
         this.master = master;
         this.pool = pool;

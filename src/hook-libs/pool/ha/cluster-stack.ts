@@ -32,6 +32,8 @@ export interface StackContext {
   readonly timeouts: HaTimeouts;
   /** The heartbeat SR's device_config (xhad: `location` is the statefile directory). */
   readonly deviceConfig: Readonly<Record<string, string>>;
+  /** The pool parameters' `cluster-stacks.<name>` section (credentials, TLS files; paths absolute). */
+  readonly parameters?: Readonly<Record<string, unknown>>;
   readonly clock: Clock;
   readonly logger: Logger;
   readonly faults?: FaultInjection;

@@ -17,8 +17,10 @@ import { assertNoPoolOperation, checkEnable, type EnableArgs, type PoolOperation
 import { fenceLoopVerdict, recordFence } from './fence-guard.ts';
 import { deriveTimeouts, describeTimeouts, type HaTimeouts } from './timeouts.ts';
 import { xhadFactory } from './xhad/xhad-stack.ts';
+import { etcdFactory } from '../etcd/etcd-stack.ts';
 
 registerClusterStack(xhadFactory);
+registerClusterStack(etcdFactory);
 
 /** The exit code of a host that fenced itself (documented in docs/pool.md). */
 export const FENCE_EXIT_CODE = 75;
@@ -177,6 +179,14 @@ export class PoolHa {
     await r?.close().catch(() => undefined);
   }
 
+  /** The pool parameters' settings for one stack, with file paths resolved against the configuration's directory. */
+  private stackParameters(name: string): Record<string, unknown> {
+    const raw = this.svc.cfg.clusterStacks[name] ?? {};
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(raw)) out[k] = typeof v === 'string' && (k.endsWith('-file') || k === 'trust-anchor') ? resolve(this.svc.handle.configDir, v) : v;
+    return out;
+  }
+
   private createStack(ha: HaLocal): ClusterStack {
     const factory = clusterStack(ha.stack);
     if (!factory) throw new CommandError('UNKNOWN_CLUSTER_STACK', [ha.stack]);
@@ -188,6 +198,7 @@ export class PoolHa {
       members: this.members(),
       timeouts: deriveTimeouts(ha.timeoutMs),
       deviceConfig: ha.deviceConfig,
+      parameters: this.stackParameters(ha.stack),
       clock: this.svc.handle.clock,
       logger: this.svc.log,
       ...(this.svc.handle.faults ? { faults: this.svc.handle.faults } : {}),
@@ -209,6 +220,7 @@ export class PoolHa {
   private onStackChanged(r: LivesetReport): void {
     const before = this.report;
     this.report = r;
+    if (r.master && r.master !== this.myUuid()) this.lastOtherHolder = r.master;
     if (before?.statefileLost !== r.statefileLost && r.statefileLost) {
       this.svc.handle.publish('pool-ha-statefile-lost', { host: this.svc.myRef });
     }
@@ -374,8 +386,24 @@ export class PoolHa {
   /** The stack found the statefile poisoned: HA was disabled (perhaps while this host was away). */
   private async onInvalidated(): Promise<void> {
     this.log.warn({ msgId: 'POOL_HA_DISARMED', reason: 'HA was disabled on the pool' }, 'HA was disabled on the pool; disarming on this host');
+    // A host that still calls itself master but does not hold the lock (an old master that was
+    // waiting for it after a restart) must not come out of HA as a second master: it follows the
+    // host the stack names (the one that disabled HA), or the last other holder it saw.
+    const svc = this.svc;
+    const named = this.stack?.query().master ?? undefined;
+    const holder = named !== undefined && named !== null && named !== this.myUuid() ? named : this.lastOtherHolder;
+    if (svc.local.role.kind === 'master' && !this.iAmMaster() && holder !== undefined) {
+      const address = this.memberByUuid(holder)?.address;
+      if (address !== undefined) {
+        await svc.changeLocal((s) => followLockHolder(s, address, svc.me.address));
+        svc.log.info({ msgId: 'POOL_HA_FOLLOW', master: address, wasMaster: true }, `HA was disabled while this host waited for the master lock; following ${address}`);
+      }
+    }
     await this.releaseLocal();
   }
+
+  /** The last host other than this one seen holding the master lock. */
+  private lastOtherHolder: string | undefined;
 
   // ---- enable -----------------------------------------------------------------------------------
 
