@@ -160,6 +160,7 @@ test('pool HA on the etcd stack: errors, enable, master kill, etcd member and ma
   const frozen = lock;
   const others = pool.names.filter((n) => n !== frozen);
   assert.equal((await kea(pool.url(frozen), 'host.ha_fault', { fault: 'freeze' })).result, 0);
+  const frozenAt = Date.now();
   await waitFor(async () => (await lockHolders(pool, others)).length === 1, { timeoutMs: TTL_MS + 10_000 + SLACK_MS, intervalMs: 100, what: 'another host holds the lock' });
   const late = await kea(pool.url(frozen), 'VM.create', { args: { name_label: 'late-write', memory_static_max: 1024 } });
   assert.notEqual(late.result, 0, 'the deposed master cannot write');
@@ -167,6 +168,8 @@ test('pool HA on the etcd stack: errors, enable, master kill, etcd member and ma
   await waitFor(async () => (await actingMasters(pool, [winner!])).length === 1, { timeoutMs: 20_000, what: `${winner} acting as master` });
   const names = ((await kea(pool.url(winner!), 'VM.get_all_records')).arguments as Record<string, { name_label: string }>);
   assert.ok(!Object.values(names).some((v) => v.name_label === 'late-write'), 'the late write is nowhere');
+  // Frozen for longer than the watchdog bound (T), so the thaw shows the watchdog at work.
+  await new Promise((r) => setTimeout(r, Math.max(0, frozenAt + T_MS + 1000 - Date.now())));
   assert.equal((await kea(pool.url(frozen), 'host.ha_fault', { fault: 'thaw' })).result, 0);
   assert.equal(await exitCode(pool.hosts.get(frozen)!, 3 * T_MS), 75);
   assert.match(pool.hosts.get(frozen)!.logs(), /"msgId":"POOL_HA_FENCED".*watchdog/);

@@ -37,6 +37,11 @@ export interface EtcdSessionOptions {
   log: Logger;
   /** Called after any change of liveset, master lock or lease state (coalesced, never re-entrant). */
   onChange: () => void;
+  /**
+   * etcd answered that this host's lease no longer exists (it expired or was revoked) — so etcd was
+   * reachable and the others have treated this host as gone. Called before a new lease is taken.
+   */
+  onLeaseExpired?: (reason: string) => void;
 }
 
 /**
@@ -364,6 +369,7 @@ export class EtcdSession {
         if (ttl <= 0) {
           this.guard.lost();
           this.noteState('etcd says the lease expired');
+          this.opts.onLeaseExpired?.('etcd says the lease expired');
           await this.reestablish();
         } else {
           this.guard.succeeded(sentAt, ttl);
@@ -384,6 +390,7 @@ export class EtcdSession {
       if (this.leaseInvalid !== undefined && e instanceof this.leaseInvalid) {
         this.guard.lost();
         this.noteState('etcd says the lease no longer exists');
+        this.opts.onLeaseExpired?.('etcd says the lease no longer exists');
         await this.reestablish().catch((e2) => this.markUnreachable(e2 as Error));
       } else {
         this.markUnreachable(e);

@@ -74,6 +74,8 @@ export class EtcdStack implements ClusterStack {
   private lastReport = '';
   private campaigning: Promise<void> | undefined;
   private readonly beating = new Set<string>();
+  /** A clean leave or stop is under way: a lease going away then is expected. */
+  private stopping = false;
 
   constructor(private readonly ctx: StackContext, params: EtcdStackParameters = {}) {
     const endpoints = ctx.deviceConfig['endpoints'];
@@ -161,6 +163,7 @@ export class EtcdStack implements ClusterStack {
   join(opts: { readonly mode: 'enable' | 'boot'; readonly contend: boolean }): Promise<void> {
     if (this.mode === 'online') return Promise.resolve();
     this.contend = opts.contend;
+    this.stopping = false;
     this.fenced = false;
     this.leaving = false;
     this.mode = 'joining';
@@ -185,6 +188,11 @@ export class EtcdStack implements ClusterStack {
           now: () => this.now(),
           log: this.ctx.logger,
           onChange: () => queueMicrotask(() => this.evaluate()),
+          // etcd itself says the lease is gone while it answers: not an outage — the other hosts
+          // have already treated this one as dead (a lease only expires when its keepalives stop).
+          onLeaseExpired: (why) => {
+            if (this.mode === 'online' && !this.stopping) this.fence(`${why} while etcd answers: the other hosts have treated this host as dead`);
+          },
         });
         await session.start();
         if (this.mode !== 'joining') {
@@ -414,6 +422,7 @@ export class EtcdStack implements ClusterStack {
 
   async leave(): Promise<void> {
     if (this.mode === 'stopped') return;
+    this.stopping = true;
     this.leaving = true;
     this.beat();
     await this.session?.resign().catch(() => undefined);
@@ -489,6 +498,7 @@ export class EtcdStack implements ClusterStack {
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
     await this.halt();
     const w = this.joinWaiter;
     this.joinWaiter = undefined;
