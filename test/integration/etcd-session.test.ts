@@ -89,9 +89,15 @@ test('etcd stack building blocks on a real etcd cluster', { timeout: 180_000, sk
   await t.test('losing the etcd raft leader changes nothing; losing the majority ends mastership within TTL; it recovers', async () => {
     const leader = await cluster.leader();
     await cluster.kill(leader);
+    const revision = b.masterLock()?.createRevision;
     await new Promise((r) => setTimeout(r, TTL * 1000 + 500));
-    assert.equal(b.holdsMasterLock(), true, 'the master keeps its lease through a minority loss');
+    // etcd elects a new raft leader within about an election timeout; on a loaded machine the
+    // keepalives may pause longer than the guard's window, so the master may stop acting for a
+    // moment — but it keeps its lease, its campaign key and so the lock: nothing changes hands.
+    await until('the master acting again', () => b.holdsMasterLock(), 15_000);
     assert.equal(b.masterLock()?.uuid, 'host-b');
+    assert.equal(b.masterLock()?.createRevision, revision, 'the same campaign key: the lock never changed hands');
+    assert.equal(a.holdsMasterLock(), false);
 
     const another = cluster.members.find((m) => m.name !== leader)!.name;
     const killedAt = performance.now();

@@ -116,10 +116,17 @@ test('pool HA on the etcd stack: errors, enable, master kill, etcd member and ma
   await waitFor(async () => (await pool.status('host1'))?.['master_address'] === (await pool.status(newMaster))?.['address'], { timeoutMs: 30_000, what: 'host1 follows' });
 
   // ---- etcd loses its raft leader: the pool carries on unchanged ----
+  const revision = (await haStatus(pool, newMaster))?.['detail']?.['master_lock_revision'];
+  assert.ok(revision, 'status shows the master lock revision');
   await etcd.kill(await etcd.leader());
   await new Promise((r) => setTimeout(r, TTL_MS + 1000));
-  assert.deepEqual(await lockHolders(pool, pool.names), [newMaster], 'the master keeps the lock through a minority loss');
-  assert.equal((await kea(pool.url(newMaster), 'VM.create', { args: { name_label: 'minority-lost', memory_static_max: 1024 } })).result, 0);
+  // etcd elects a new raft leader in about an election timeout; on a loaded machine keepalives may
+  // pause past the guard's window, so the master may stop acting for a moment, but it keeps its
+  // lease and campaign key: the lock never changes hands and writes go on.
+  await waitFor(async () => (await lockHolders(pool, pool.names)).join() === newMaster, { timeoutMs: 20_000, what: `${newMaster} acting on the lock` });
+  assert.equal((await haStatus(pool, newMaster))?.['detail']?.['master_lock_revision'], revision, 'the same campaign key: the lock never changed hands');
+  await waitFor(async () => (await kea(pool.url(newMaster), 'VM.create', { args: { name_label: 'minority-lost', memory_static_max: 1024 } })).result === 0,
+    { timeoutMs: 20_000, what: 'writes go on with two etcd members' });
 
   // ---- …then its majority: within TTL nobody acts as master, nobody fences; it recovers by itself ----
   const second = etcd.members.find((m) => m.process?.exitCode === null && m.process?.signalCode === null)!.name;

@@ -16,7 +16,7 @@ test('defaults are xapi\'s: 30 s heartbeats, 600 s assumed dead, 600 s proposals
   assert.equal(c.proposalTimeoutMs, 600_000);
   assert.equal(c.databaseSyncMs, 300_000);
   assert.equal(c.hosts[0]?.address, '10.0.0.1:8000');
-  assert.deepEqual(c.srTypes, { gfs2: ['corosync'] });
+  assert.deepEqual(c.srTypes, { gfs2: ['corosync'], etcd: ['etcd'] });
 });
 
 test('members come from the hosts; cross-field problems name the key', () => {
