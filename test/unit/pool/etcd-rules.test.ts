@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { etcdVerdict, type PeerView } from '../../../src/hook-libs/pool/etcd/etcd-rules.ts';
 
-const base = { heartbeatTimeoutMs: 3000, slackMs: 200 };
+const base = { heartbeatTimeoutMs: 3000, slackMs: 200, minRunMs: 500 };
 
 test('etcd survival rule', { timeout: 30_000 }, async (t) => {
   await t.test('a host holding its lease is fine, whatever it hears', () => {
@@ -38,6 +38,14 @@ test('etcd survival rule', { timeout: 30_000 }, async (t) => {
     assert.equal(etcdVerdict({ ...base, leaseHeld: false, ownFailures: own, peers, now: 10_700 }).kind, 'outage');
     // …and if this host's next attempt fails too, it is the one cut off.
     assert.equal(etcdVerdict({ ...base, leaseHeld: false, ownFailures: [...own, 10_850], peers, now: 10_900 }).kind, 'fence');
+  });
+
+  await t.test('one unlucky failure just before etcd goes down for everyone is not taken for being cut off', () => {
+    // This host's call failed at 28.7 s (a dead member picked first); a peer still succeeded at
+    // 28.9 s; then etcd lost its majority and everything fails.
+    const own = [28_700, 29_400, 29_650, 29_900];
+    const peers: PeerView[] = [{ uuid: 'b', heardAt: 30_000, etcdOkAt: 28_900 }];
+    assert.equal(etcdVerdict({ ...base, leaseHeld: false, ownFailures: own, peers, now: 30_000 }).kind, 'outage');
   });
 
   await t.test('a peer that left (not heard within T) does not count', () => {

@@ -12,7 +12,8 @@
  *   lease, no lock, and no fenced write can commit), and the pool recovers by itself when etcd's
  *   majority returns — the etcd form of HA_STATEFILE_LOST.
  *
- * "Both before and after" is what tells the cases apart. When etcd loses its majority, every host's
+ * "Both before and after" is what tells the cases apart ("before" by at least a keepalive interval,
+ * so that one unlucky call just before etcd goes down is not taken for a host cut off). When etcd loses its majority, every host's
  * last success is from before the loss, so no peer success falls inside anyone's run of failures.
  * When etcd comes back, the first host to reach it must not make the others fence: their next attempt
  * succeeds too, so no own failure follows that success.
@@ -40,6 +41,12 @@ export interface EtcdVerdictInput {
   readonly heartbeatTimeoutMs: number;
   /** Tolerance for message delay and timer jitter when comparing times across hosts. */
   readonly slackMs: number;
+  /**
+   * How long this host must already have been failing when a peer succeeded, for that success to
+   * prove it cut off. One failed call proves little (a dead member picked first, a retry budget
+   * spent); a run of failures as long as a keepalive interval while others get through does.
+   */
+  readonly minRunMs: number;
 }
 
 export function etcdVerdict(input: EtcdVerdictInput): EtcdVerdict {
@@ -52,7 +59,7 @@ export function etcdVerdict(input: EtcdVerdictInput): EtcdVerdict {
   const reachedWhileFailing = heard.filter((p) => {
     const at = p.etcdOkAt;
     if (at === undefined) return false;
-    const before = failures.some((f) => f <= at - input.slackMs);
+    const before = failures.some((f) => f <= at - Math.max(input.slackMs, input.minRunMs));
     const after = failures.some((f) => f >= at + input.slackMs);
     return before && after;
   });

@@ -364,6 +364,7 @@ export class EtcdStack implements ClusterStack {
         now: this.now(),
         heartbeatTimeoutMs: this.ctx.timeouts.heartbeatTimeoutMs,
         slackMs: 200,
+        minRunMs: Math.floor((this.ttlSeconds * 1000) / 3),
       });
       const before = this.verdict;
       this.verdict = verdict;
