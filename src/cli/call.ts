@@ -21,12 +21,16 @@ export async function callCli(argv: string[]): Promise<number> {
       'password-file': { type: 'string' },
       timeout: { type: 'string', default: '10000' },
       jsonrpc: { type: 'boolean', default: false },
+      // kea-shell's TLS options: the CA the server's certificate must chain to, and a client certificate.
+      ca: { type: 'string' },
+      cert: { type: 'string' },
+      key: { type: 'string' },
     },
     allowPositionals: true,
   });
   const command = positionals[0];
   if (!command || positionals.length > 1) {
-    process.stderr.write('usage: liveset call COMMAND [--args JSON|@file] [--url URL] [--service NAME] [--user U [--password-file F | --password P]] [--jsonrpc]\n'
+    process.stderr.write('usage: liveset call COMMAND [--args JSON|@file] [--url URL] [--service NAME] [--user U [--password-file F | --password P]] [--jsonrpc] [--ca FILE [--cert FILE --key FILE]]\n'
       + '  the password may also come from LIVESET_PASSWORD (and the user from LIVESET_USER), so it does not show in ps\n');
     return 2;
   }
@@ -54,13 +58,28 @@ export async function callCli(argv: string[]): Promise<number> {
     }
   }
   if (user !== undefined) headers['Authorization'] = `Basic ${Buffer.from(`${user}:${password ?? ''}`).toString('base64')}`;
+  if ((values.cert === undefined) !== (values.key === undefined)) {
+    process.stderr.write('--cert and --key must be given together\n');
+    return 2;
+  }
+  const tls: { ca?: Buffer; cert?: Buffer; key?: Buffer } = {};
+  for (const k of ['ca', 'cert', 'key'] as const) {
+    const file = values[k];
+    if (file === undefined) continue;
+    try {
+      tls[k] = readFileSync(file);
+    } catch (err) {
+      process.stderr.write(`--${k}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}\n`);
+      return 2;
+    }
+  }
   const body = values.jsonrpc
     ? { jsonrpc: '2.0', id: 1, method: command, ...(args !== undefined ? { params: args } : {}) }
     : { command, ...(values.service ? { service: values.service } : {}), ...(args !== undefined ? { arguments: args } : {}) };
   let status: number;
   let text: string;
   try {
-    ({ status, text } = await post(new URL(values.jsonrpc ? 'jsonrpc' : '', base), headers, JSON.stringify(body), Number(values.timeout)));
+    ({ status, text } = await post(new URL(values.jsonrpc ? 'jsonrpc' : '', base), headers, JSON.stringify(body), Number(values.timeout), tls));
   } catch (err) {
     const e = err as Error & { code?: string };
     process.stderr.write(`liveset call: no answer from ${base}: ${e.code ?? e.message}\n`);
@@ -84,11 +103,11 @@ export async function callCli(argv: string[]): Promise<number> {
  * One POST with node:http(s) rather than fetch: loading fetch's implementation (undici) costs a
  * one-shot command about 20 MB of memory and tens of milliseconds.
  */
-async function post(url: URL, headers: Record<string, string>, body: string, timeoutMs: number): Promise<{ status: number; text: string }> {
-  // TLS is loaded only for an https URL (behind a TLS proxy), for the same reason.
+async function post(url: URL, headers: Record<string, string>, body: string, timeoutMs: number, tls: { ca?: Buffer; cert?: Buffer; key?: Buffer }): Promise<{ status: number; text: string }> {
+  // TLS is loaded only for an https URL (server.tls), for the same reason.
   const { request } = url.protocol === 'https:' ? await import('node:https') : await import('node:http');
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'POST', headers: { ...headers, 'Content-Length': Buffer.byteLength(body) }, timeout: timeoutMs }, (res) => {
+    const req = request(url, { method: 'POST', headers: { ...headers, 'Content-Length': Buffer.byteLength(body) }, timeout: timeoutMs, ...(url.protocol === 'https:' ? tls : {}) }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => (text += chunk));

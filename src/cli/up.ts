@@ -5,11 +5,12 @@ import { ConfigError } from '../core/errors.ts';
 import { LivesetServer } from '../core/server.ts';
 import { builtinLibraries } from '../hook-libs/builtin.ts';
 import { serveCommand } from './runtime-info.ts';
+import { answers, type ClientTls } from './probe.ts';
 
 const COLORS = [36, 33, 35, 32, 34, 31];
 
 export interface ClusterProcesses {
-  readonly members: readonly { name: string; url: string }[];
+  readonly members: readonly { name: string; url: string; tls?: ClientTls }[];
   /** Resolves once every child has exited. */
   readonly exited: Promise<void>;
   stop(): Promise<void>;
@@ -47,7 +48,8 @@ export async function startCluster(file: string, out: NodeJS.WritableStream): Pr
     for (const { child } of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
   });
   return {
-    members: prepared.map((p) => ({ name: p.serverName, url: p.listen.href })),
+    // With server.tls the readiness check presents the server's own certificate and trusts its anchor.
+    members: prepared.map((p) => ({ name: p.serverName, url: p.listen.href, ...(p.tls ? { tls: { ca: p.tls.ca, cert: p.tls.cert, key: p.tls.key } } : {}) })),
     exited,
     async stop() {
       for (const { child } of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
@@ -76,7 +78,7 @@ export async function upCli(argv: string[], banner?: (members: readonly { name: 
     return 1;
   }
   if (banner) {
-    await waitUntilAnswering(cluster.members.map((m) => m.url), 20_000);
+    await waitUntilAnswering(cluster.members, 20_000);
     process.stdout.write(banner(cluster.members));
   }
   let stopping = false;
@@ -94,17 +96,9 @@ export async function upCli(argv: string[], banner?: (members: readonly { name: 
   return stopping ? 0 : 1;
 }
 
-async function waitUntilAnswering(urls: readonly string[], timeoutMs: number): Promise<void> {
+async function waitUntilAnswering(members: ClusterProcesses['members'], timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  for (const url of urls) {
-    while (Date.now() < deadline) {
-      try {
-        const res = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"command":"list-commands"}' });
-        if (res.ok) break;
-      } catch {
-        // not listening yet
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
+  for (const m of members) {
+    while (Date.now() < deadline && !(await answers(m.url, m.tls))) await new Promise((r) => setTimeout(r, 100));
   }
 }

@@ -1,5 +1,6 @@
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Answer } from './commands/answer.ts';
-import { PeerRejectedError, PeerUnreachableError, type LibraryHandle, type PeerAddress } from './hooks/hook-library.ts';
+import { PeerRejectedError, PeerUnreachableError, type LibraryHandle, type PeerAddress, type PeerTls } from './hooks/hook-library.ts';
 import type { FaultTable } from './faults.ts';
 import type { Logger } from './logger.ts';
 import { PEER_HEADER } from '../transports/control-server.ts';
@@ -49,12 +50,19 @@ export async function callPeer(
   const headers: Record<string, string> = { 'Content-Type': 'application/json', [PEER_HEADER]: self };
   if (peer.auth) headers['Authorization'] = `Basic ${Buffer.from(`${peer.auth.user}:${peer.auth.password}`).toString('base64')}`;
   const body = JSON.stringify(args === undefined ? { command } : { command, arguments: args });
-  let response: Response;
+  let response: { status: number };
   let text: string;
   try {
     const timeout = AbortSignal.timeout(timeoutMs);
-    response = await fetch(new URL('/', peer.url), { method: 'POST', headers, body, signal: signal ? AbortSignal.any([timeout, signal]) : timeout });
-    text = await response.text();
+    const url = new URL('/', peer.url);
+    const both = signal ? AbortSignal.any([timeout, signal]) : timeout;
+    if (url.protocol === 'https:') {
+      ({ response, text } = await postTls(url, headers, body, both, peer.tls));
+    } else {
+      const r = await fetch(url, { method: 'POST', headers, body, signal: both });
+      response = r;
+      text = await r.text();
+    }
   } catch (err) {
     const e = err as Error & { cause?: { code?: string } };
     const reason = signal?.aborted ? 'the calling library was unloaded'
@@ -74,4 +82,41 @@ export async function callPeer(
     throw new PeerUnreachableError(peer.name, 'answer is not a Kea answer list');
   }
   return first as Answer;
+}
+
+/**
+ * Keep-alive agents for https peers, one per key material: a library's load reads its files into
+ * one PeerTls object, so a reload (new files) gets a new agent and the old one is collected.
+ */
+const agents = new WeakMap<PeerTls, HttpsAgent>();
+let plainTlsAgent: HttpsAgent | undefined;
+
+function agentFor(tls: PeerTls | undefined): HttpsAgent {
+  if (!tls) return (plainTlsAgent ??= new HttpsAgent({ keepAlive: true }));
+  let agent = agents.get(tls);
+  if (!agent) {
+    // Mutual TLS with node's own TLS: the peer's certificate must chain to trust-anchor (and match
+    // the URL's host, an IP literal as Kea requires), and this server presents cert-file.
+    agent = new HttpsAgent({ keepAlive: true, ca: tls.ca, cert: tls.cert, key: tls.key });
+    agents.set(tls, agent);
+  }
+  return agent;
+}
+
+/** One POST over node:https (fetch cannot present a client certificate without undici's own API). */
+function postTls(url: URL, headers: Record<string, string>, body: string, signal: AbortSignal, tls: PeerTls | undefined): Promise<{ response: { status: number }; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(url, { method: 'POST', agent: agentFor(tls), headers: { ...headers, 'Content-Length': Buffer.byteLength(body) }, signal }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => resolve({ response: { status: res.statusCode ?? 0 }, text }));
+      res.on('error', reject);
+    });
+    req.on('error', (err: Error & { code?: string }) => {
+      // Shaped like fetch's errors, so the caller reports the code (e.g. a refused certificate).
+      reject(signal.aborted ? Object.assign(new Error('aborted'), { name: (signal.reason as Error | undefined)?.name ?? 'AbortError' }) : Object.assign(new Error(err.message), { cause: { code: err.code ?? err.message } }));
+    });
+    req.end(body);
+  });
 }

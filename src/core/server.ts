@@ -134,6 +134,7 @@ export class LivesetServer {
       port: Number(prepared.listen.port || 80),
       settings: () => server.runtime.settings,
       maxPayload: prepared.loaded.config.server['body-limit'],
+      ...(prepared.tls ? { tls: prepared.tls } : {}),
       dispatch: (request, ctx) => server.dispatch(request, ctx),
       events: server.events,
       logger: opts.logger,
@@ -153,7 +154,7 @@ export class LivesetServer {
       await server.runtime.hooks.unloadAll();
       throw err;
     });
-    server.selfUrl = `http://${prepared.listen.host.replace(/:\d+$/, '')}:${port}/`;
+    server.selfUrl = `${prepared.listen.protocol}//${prepared.listen.host.replace(/:\d+$/, '')}:${port}/`;
     if (prepared.loaded.config.server.insecure && isOpenToTheNetwork(prepared.listen.hostname) && !prepared.loaded.config.server.authentication) {
       opts.logger.warn(
         { msgId: 'CORE_INSECURE', url: server.selfUrl },
@@ -257,6 +258,7 @@ export class LivesetServer {
         serverName: prepared.serverName,
         selfUrl: this.selfUrl,
         configDir: prepared.loaded.source.dir,
+        ...(prepared.tls ? { listenerTls: { certRequired: prepared.tls.certRequired } } : {}),
         clock: this.opts.clock,
         logger,
         stores,

@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { randomUUID } from 'node:crypto';
@@ -55,6 +56,8 @@ export interface ControlServerOptions {
   readonly events: EventBus;
   readonly logger: Logger;
   readonly extraRoutes?: ExtraRoutes;
+  /** Listen with TLS (server.tls): key material, and whether client certificates are demanded. */
+  readonly tls?: { readonly ca: Buffer; readonly cert: Buffer; readonly key: Buffer; readonly certRequired: boolean };
 }
 
 /** Real xapi sends exactly this; a `; charset` suffix makes the xen-api client fall back to XML-RPC. */
@@ -88,11 +91,20 @@ export class ControlServer {
   private readonly limitLogged = new Map<string, number>();
 
   constructor(private readonly opts: ControlServerOptions) {
-    this.server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
-      this.track(this.onRequest(req, res));
-    });
+    const onRequest = (req: IncomingMessage, res: ServerResponse) => this.track(this.onRequest(req, res));
+    const tls = opts.tls;
+    // node's own TLS (as Kea's control agent: trust-anchor, cert-file, key-file, cert-required).
+    // With cert-required a client without a certificate chaining to the trust anchor fails the
+    // handshake: it never reaches a route, and the refusal is logged (CORE_TLS_REFUSED).
+    this.server = tls
+      ? createTlsServer({ keepAliveTimeout: 65_000, ca: tls.ca, cert: tls.cert, key: tls.key, requestCert: tls.certRequired, rejectUnauthorized: tls.certRequired }, onRequest)
+      : createServer({ keepAliveTimeout: 65_000 }, onRequest);
+    if (tls) {
+      this.server.on('tlsClientError', (err: Error & { code?: string }, socket: Socket) => this.tlsRefused(err, socket.remoteAddress));
+    }
     this.server.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
-    this.server.on('connection', (socket: Socket) => this.onConnection(socket));
+    // Over TLS the limit's 503 can only be written once the handshake is done.
+    this.server.on(tls ? 'secureConnection' : 'connection', (socket: Socket) => this.onConnection(socket));
     this.server.on('clientError', (_err, socket) => {
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
     });
@@ -142,6 +154,20 @@ export class ControlServer {
     const text = JSON.stringify({ result: 503, text: `too many connections: server.limits.connections is ${limit}` });
     socket.end(`HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: ${JSON_TYPE}\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`);
     this.limitHit('connections', limit, socket.remoteAddress);
+  }
+
+  /** A TLS handshake that failed (no client certificate, one from another CA, a client that does not trust us). */
+  private tlsRefused(err: Error & { code?: string }, remoteAddress: string | undefined): void {
+    const key = `tls ${remoteAddress ?? '?'} ${err.code ?? err.message}`;
+    const now = performance.now();
+    const last = this.limitLogged.get(key);
+    if (last !== undefined && now - last < 10_000) return;
+    if (this.limitLogged.size > 1000) this.limitLogged.clear();
+    this.limitLogged.set(key, now);
+    this.opts.logger.warn(
+      { msgId: 'CORE_TLS_REFUSED', remoteAddress, reason: err.code ?? err.message },
+      `refused a TLS connection from ${remoteAddress ?? 'unknown'}: ${err.message}`,
+    );
   }
 
   /** Logs a limit's refusal at warn, at most once per limit every 10 s (a flood must not flood the log). */

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { LivesetServer } from '../../src/core/server.ts';
 import { builtinLibraries } from '../../src/hook-libs/builtin.ts';
 import { serveCommand } from '../../src/cli/runtime-info.ts';
+import { answers } from '../../src/cli/probe.ts';
 
 /** Ports the OS hands out on 127.0.0.1, all held open together so they are distinct. */
 export async function freePorts(n: number): Promise<number[]> {
@@ -148,9 +149,10 @@ export async function startLiveset(opts: StartOptions): Promise<LivesetProcess> 
     await waitFor(
       async () => {
         if (exitedEarly) throw new Error('exited');
-        // Any HTTP answer (even 401 from a server with authentication) means it is listening.
-        const res = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"command":"list-commands"}', signal: AbortSignal.timeout(1000) });
-        await res.arrayBuffer();
+        // Any HTTP answer (even 401 from a server with authentication) means it is listening; with
+        // server.tls the probe presents the server's own certificate.
+        const tls = prepared.tls ? { ca: prepared.tls.ca, cert: prepared.tls.cert, key: prepared.tls.key } : undefined;
+        if (!(await answers(url, tls))) throw new Error('no answer yet');
         return true;
       },
       { timeoutMs: opts.readyTimeoutMs ?? 60_000, what: `${prepared.serverName} to answer` },

@@ -29,6 +29,7 @@ export interface LivesetConfig {
     };
     readonly 'shutdown-grace-ms': number;
     readonly limits: ServerLimits;
+    readonly tls?: { readonly 'trust-anchor': string; readonly 'cert-file': string; readonly 'key-file': string; readonly 'cert-required': boolean };
     readonly insecure: boolean;
     readonly authentication?: {
       readonly type: 'basic';

@@ -24,8 +24,20 @@ export interface PreparedConfig {
   readonly listen: URL;
   readonly dataDir: string;
   readonly authClients: readonly { user: string; password: string }[];
+  /** server.tls with its files read: the listener's key material (absent: plain HTTP). */
+  readonly tls?: ListenerTls;
   /** Libraries' warnings about settings they accept but ignore, each as `file:line:col: path: library: text`. */
   readonly warnings: readonly string[];
+}
+
+/** What the TLS listener needs: PEM contents and whether client certificates are demanded. */
+export interface ListenerTls {
+  readonly ca: Buffer;
+  readonly cert: Buffer;
+  readonly key: Buffer;
+  readonly certRequired: boolean;
+  /** The files, resolved (for readiness probes that present this server's own certificate). */
+  readonly files: { readonly trustAnchor: string; readonly certFile: string; readonly keyFile: string };
 }
 
 /**
@@ -63,7 +75,15 @@ export async function prepareConfig(
   let listen = new URL(DEFAULT_LISTEN);
   try {
     listen = new URL(listenText);
-    if (listen.protocol !== 'http:') problems.push({ pointer: '/server/listen', message: `only http:// listen addresses are supported (got ${listenText}); put TLS in front with a proxy` });
+    const wanted = config.server.tls ? 'https:' : 'http:';
+    if (listen.protocol !== wanted) {
+      problems.push({
+        pointer: config.server.listen !== undefined ? '/server/listen' : '/server',
+        message: config.server.tls
+          ? `server.tls is set, so this server's URL must be https:// (got ${listenText})`
+          : `${listenText}: ${listen.protocol === 'https:' ? 'an https:// URL needs server.tls (trust-anchor, cert-file, key-file)' : 'only http:// and https:// listen addresses are supported'}`,
+      });
+    }
   } catch {
     problems.push({ pointer: '/server/listen', message: `not a valid URL: ${listenText}` });
   }
@@ -86,6 +106,23 @@ export async function prepareConfig(
       problems.push({ pointer: `/server/authentication/clients/${i}/password-file`, message: `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` });
     }
   }
+  let tls: ListenerTls | undefined;
+  if (config.server.tls) {
+    const t = config.server.tls;
+    const read = (key: 'trust-anchor' | 'cert-file' | 'key-file'): [string, Buffer] => {
+      const file = resolve(source.dir, t[key]);
+      try {
+        return [file, readFileSync(file)];
+      } catch (err) {
+        problems.push({ pointer: `/server/tls/${key}`, message: `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` });
+        return [file, Buffer.alloc(0)];
+      }
+    };
+    const [trustAnchor, ca] = read('trust-anchor');
+    const [certFile, cert] = read('cert-file');
+    const [keyFile, key] = read('key-file');
+    tls = { ca, cert, key, certRequired: t['cert-required'], files: { trustAnchor, certFile, keyFile } };
+  }
   if (problems.length > 0) throw new ConfigError(problems.map((p) => formatProblem(source, p)));
   const name = serverName as string;
   const warnings = libs.flatMap(({ index, library, parameters }) =>
@@ -100,5 +137,6 @@ export async function prepareConfig(
     listen,
     dataDir: resolve(source.dir, config.server['data-dir'].replaceAll('${server}', name)),
     authClients,
+    ...(tls ? { tls } : {}),
   };
 }

@@ -30,6 +30,15 @@ export interface PeerAddress {
   readonly name: string;
   readonly url: string;
   readonly auth?: { readonly user: string; readonly password: string };
+  /** For an https:// URL: the CA to trust and the client certificate to present (mutual TLS). */
+  readonly tls?: PeerTls;
+}
+
+/** Client TLS for calls to peers (Kea's HA keys trust-anchor, cert-file, key-file), files read. */
+export interface PeerTls {
+  readonly ca: Buffer;
+  readonly cert: Buffer;
+  readonly key: Buffer;
 }
 
 /** Thrown by `callPeer` when the peer could not be reached or did not answer within the timeout. */
@@ -67,6 +76,8 @@ export interface LibraryHandle {
   readonly selfUrl: string;
   /** Directory of the configuration file, for resolving relative paths in parameters. */
   readonly configDir: string;
+  /** This server listens with TLS (server.tls); `certRequired`: it demands client certificates. */
+  readonly listenerTls?: { readonly certRequired: boolean };
   /**
    * Registers the credential this library's peers present (the pool secret, an HA relationship's
    * basic-auth): commands whose schema says `"caller": "peer"` then need it. Removed at unload.

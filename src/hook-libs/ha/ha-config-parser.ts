@@ -3,6 +3,7 @@ import type { HaConfig, HaMode, NotifyConfig, PeerConfig, PeerRole, WitnessConfi
 import { heartbeatTimeoutMs } from './ha-config.ts';
 import type { HaState, PauseRule } from './machine/ha-state.ts';
 import { isHaState, PAUSE_RULES } from './machine/ha-state.ts';
+import { hasPeerTls, peerTlsProblem, type PeerTlsFiles } from '../../core/peer-tls.ts';
 
 /** The library's parameters as the schema admits them (wire spelling). */
 interface RawPeer {
@@ -13,6 +14,9 @@ interface RawPeer {
   'basic-auth-user'?: string;
   'basic-auth-password'?: string;
   'basic-auth-password-file'?: string;
+  'trust-anchor'?: string;
+  'cert-file'?: string;
+  'key-file'?: string;
 }
 interface RawWitness {
   name: string;
@@ -40,6 +44,10 @@ interface RawRelationship {
   witnesses?: RawWitness[];
   'witness-timeout'?: number;
   'witness-margin'?: number;
+  'trust-anchor'?: string;
+  'cert-file'?: string;
+  'key-file'?: string;
+  'require-client-certs'?: boolean;
 }
 interface RawParameters {
   'high-availability': RawRelationship[];
@@ -115,15 +123,15 @@ function parseWitnesses(rel: RawRelationship, peerNames: ReadonlySet<string>, wh
 }
 
 /** Host must be an IPv4 literal or a bracketed IPv6 literal, as Kea requires. */
-function urlProblem(url: string): string | undefined {
+function urlProblem(url: string, tls = false): string | undefined {
   let u: URL;
   try {
     u = new URL(url);
   } catch {
     return 'not a valid URL';
   }
-  if (u.protocol === 'https:') return 'https scheme is not supported';
-  if (u.protocol !== 'http:') return `unsupported scheme '${u.protocol.replace(':', '')}'`;
+  if (u.protocol === 'https:' && !tls) return 'https scheme is not supported';
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') return `unsupported scheme '${u.protocol.replace(':', '')}'`;
   const host = u.hostname;
   const ipv4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(host);
   if (ipv4 !== null && ipv4.slice(1).every((o) => Number(o) <= 255)) return undefined;
@@ -215,14 +223,20 @@ export function parseHaConfig(parameters: unknown, serverName: string): ParseRes
     }
     if (names.has(name)) problems.push(`${at}: peer with name '${name}' already specified`);
     names.add(name);
-    const bad = urlProblem(raw.url);
-    if (bad !== undefined) problems.push(`${at}: bad url '${raw.url}': ${bad} for server ${name}`);
+    // Kea: a peer's TLS keys, else the relationship's; all three or none.
+    const own: PeerTlsFiles = { 'trust-anchor': raw['trust-anchor'], 'cert-file': raw['cert-file'], 'key-file': raw['key-file'] };
+    const tlsFiles: PeerTlsFiles = hasPeerTls(own) || peerTlsProblem(own) !== undefined ? own : { 'trust-anchor': rel['trust-anchor'], 'cert-file': rel['cert-file'], 'key-file': rel['key-file'] };
+    const tlsBad = peerTlsProblem(tlsFiles);
+    if (tlsBad !== undefined) problems.push(`${at}: bad TLS config for server ${name}: ${tlsBad}`);
+    const tls = hasPeerTls(tlsFiles);
+    const bad = urlProblem(raw.url, tls);
+    if (bad !== undefined) problems.push(`${at}: bad url '${raw.url}': ${bad === 'https scheme is not supported' ? `${bad} for server ${name} where TLS is disabled` : `${bad} for server ${name}`}`);
     const user = raw['basic-auth-user'];
     if (user !== undefined && user.includes(':')) problems.push(`${at}: user '${user}' must not contain a ':' in peer '${name}'`);
     if (raw['basic-auth-password'] !== undefined && raw['basic-auth-password-file'] !== undefined) {
       problems.push(`${at}: only one of basic-auth-password and basic-auth-password-file parameter can be configured in peer '${name}'`);
     }
-    peers.push({ name, url: raw.url, role: raw.role, autoFailover: raw['auto-failover'] ?? true, ...basicAuthOf(raw) });
+    peers.push({ name, url: raw.url, role: raw.role, autoFailover: raw['auto-failover'] ?? true, ...basicAuthOf(raw), ...(tls && raw.url.startsWith('https:') ? { tlsFiles } : {}) });
   });
   if (thisServerName === '') problems.push(`${where}: 'this-server-name' is not set and no --server was given`);
   else if (!names.has(thisServerName)) problems.push(`${where}: no peer configuration specified for the '${thisServerName}'`);
@@ -252,6 +266,7 @@ export function parseHaConfig(parameters: unknown, serverName: string): ParseRes
       thisServerName,
       mode: rel.mode,
       peers: [...peers].sort((a, b) => ROLE_ORDER[a.role] - ROLE_ORDER[b.role]),
+      requireClientCerts: rel['require-client-certs'] ?? true,
       heartbeatDelay: rel['heartbeat-delay'] ?? 10000,
       maxResponseDelay: rel['max-response-delay'] ?? 60000,
       maxAckDelay: rel['max-ack-delay'] ?? 10000,

@@ -1,4 +1,6 @@
 import type { HaState, PauseRule } from './machine/ha-state.ts';
+import type { PeerTls } from '../../core/hooks/hook-library.ts';
+import type { PeerTlsFiles } from '../../core/peer-tls.ts';
 
 /** Kea's HA modes, spelled as in the configuration. */
 export type HaMode = 'load-balancing' | 'hot-standby' | 'passive-backup';
@@ -13,6 +15,9 @@ export interface PeerConfig {
   readonly autoFailover: boolean;
   /** Kea's basic-auth-*; `passwordFile` (relative to the configuration file) is read at load into `password`. */
   readonly basicAuth?: { readonly user: string; readonly password: string; readonly passwordFile?: string };
+  /** Kea's TLS keys for calling this peer (its own, else the relationship's); files read at load into `tls`. */
+  readonly tlsFiles?: PeerTlsFiles;
+  readonly tls?: PeerTls;
 }
 
 /** A witness: another liveset server asked whether it can reach our partner (docs/ha.md, Witnesses). */
@@ -48,6 +53,8 @@ export interface HaConfig {
   readonly mode: HaMode;
   /** Ordered as Kea orders them for the query filter: primary, secondary/standby, then backups. */
   readonly peers: readonly PeerConfig[];
+  /** Kea's require-client-certs: with https peers, this server's listener must demand client certificates. */
+  readonly requireClientCerts?: boolean;
   readonly heartbeatDelay: number;
   readonly maxResponseDelay: number;
   readonly maxAckDelay: number;

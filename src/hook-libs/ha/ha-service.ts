@@ -40,7 +40,7 @@ export interface SyncOutcome {
   readonly partnerUnavailable?: boolean;
 }
 
-export const peerAddress = (p: PeerConfig): PeerAddress => ({ name: p.name, url: p.url, ...(p.basicAuth ? { auth: p.basicAuth } : {}) });
+export const peerAddress = (p: PeerConfig): PeerAddress => ({ name: p.name, url: p.url, ...(p.basicAuth ? { auth: p.basicAuth } : {}), ...(p.tls ? { tls: p.tls } : {}) });
 
 /**
  * The imperative shell around the pure machine: owns the model, arms one timer at the machine's

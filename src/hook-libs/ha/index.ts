@@ -8,6 +8,7 @@ import { haMembers, haWarnings, isWitnessOnly, parseHaConfig } from './ha-config
 import { HaService } from './ha-service.ts';
 import { thisPeer, type HaConfig } from './ha-config.ts';
 import { haStatusEntry } from './ha-status.ts';
+import { readPeerTls } from '../../core/peer-tls.ts';
 
 let service: HaService | undefined;
 
@@ -27,6 +28,22 @@ function withPasswordFiles(config: HaConfig, configDir: string): HaConfig {
       }
       return { ...p, basicAuth: { user: p.basicAuth.user, password } };
     }),
+  };
+}
+
+/**
+ * Reads each https peer's TLS files (Kea's trust-anchor, cert-file, key-file) and checks Kea's
+ * require-client-certs against this server's listener: with https peers, only a listener that
+ * demands client certificates keeps a peer without one from reaching the heartbeat.
+ */
+function withTlsFiles(config: HaConfig, handle: LibraryHandle): HaConfig {
+  const me = thisPeer(config);
+  if (me.url.startsWith('https:') && config.requireClientCerts !== false && handle.listenerTls?.certRequired !== true) {
+    throw new Error(`require-client-certs is true (Kea's default) but this server's listener does not demand client certificates: set server.tls.cert-required: true, or require-client-certs: false`);
+  }
+  return {
+    ...config,
+    peers: config.peers.map((p) => (p.tlsFiles ? { ...p, tls: readPeerTls(handle.configDir, p.tlsFiles, `bad TLS config for server ${p.name}`) } : p)),
   };
 }
 
@@ -59,7 +76,7 @@ export const library: HookLibrary = {
     for (const w of haWarnings(handle.parameters)) {
       handle.logger.warn({ msgId: 'HA_MAX_UNACKED_CLIENTS_IGNORED', setting: `high-availability${w.pointer.replace(/^\/high-availability/, '').replace(/\/(\d+)/g, '[$1]').replaceAll('/', '.')}` }, w.message);
     }
-    const config = withPasswordFiles(r.config, handle.configDir);
+    const config = withTlsFiles(withPasswordFiles(r.config, handle.configDir), handle);
     // What partners send this server (its own peer entry, as Kea's dedicated listener checks):
     // the peer-only commands (heartbeats, maintenance and sync notifications) then need it.
     const own = thisPeer(config).basicAuth;

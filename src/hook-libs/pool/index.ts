@@ -1,3 +1,4 @@
+import { hasPeerTls, readPeerTls } from '../../core/peer-tls.ts';
 import { HOOKS_API_VERSION, type HookLibrary, type LibraryHandle } from '../../core/hooks/hook-library.ts';
 import schema from '../../../schemas/libraries/pool.schema.json' with { type: 'json' };
 import { haCommands } from './commands/ha-commands.ts';
@@ -16,8 +17,8 @@ import { PoolService } from './pool-service.ts';
 let service: PoolService | undefined;
 
 /** Builds the pool service on a handle and registers its calls; `start()` recovers and runs it. */
-export function buildPool(handle: LibraryHandle, peerAuth?: PoolConfig['peerAuth']): PoolService {
-  const svc = new PoolService({ ...parsePoolConfig(handle.parameters), ...(peerAuth ? { peerAuth } : {}) }, handle);
+export function buildPool(handle: LibraryHandle, peerAuth?: PoolConfig['peerAuth'], peerTls?: PoolConfig['peerTls']): PoolService {
+  const svc = new PoolService({ ...parsePoolConfig(handle.parameters), ...(peerAuth ? { peerAuth } : {}), ...(peerTls ? { peerTls } : {}) }, handle);
   svc.planner = new PoolPlanner(svc);
   svc.restarts = new RestartRunner(svc, svc.planner);
   const names: string[] = [];
@@ -64,7 +65,8 @@ export const library: HookLibrary = {
     }
     handle.registerPeerCredential?.(POOL_PEER_USER, secret);
     // Kept before start() so a failed start is still stopped by unload().
-    service = buildPool(handle, { user: POOL_PEER_USER, password: secret });
+    const peerTls = cfg.tlsFiles !== undefined && hasPeerTls(cfg.tlsFiles) ? readPeerTls(handle.configDir, cfg.tlsFiles, 'pool TLS') : undefined;
+    service = buildPool(handle, { user: POOL_PEER_USER, password: secret }, peerTls);
     await service.start();
   },
   async unload() {

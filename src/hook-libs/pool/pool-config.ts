@@ -1,4 +1,5 @@
-import type { ClusterMember } from '../../core/hooks/hook-library.ts';
+import type { ClusterMember, PeerTls } from '../../core/hooks/hook-library.ts';
+import { hasPeerTls, peerTlsProblem, type PeerTlsFiles } from '../../core/peer-tls.ts';
 
 /** One host of the pool, as configured. */
 export interface PoolHost {
@@ -20,6 +21,9 @@ export interface PoolConfig {
   readonly peerAuth?: { readonly user: string; readonly password: string };
   readonly poolSecret?: string;
   readonly poolSecretFile?: string;
+  /** Kea's HA TLS keys for calling https:// hosts; read at load into `peerTls`. */
+  readonly tlsFiles?: PeerTlsFiles;
+  readonly peerTls?: PeerTls;
   readonly maxHosts: number;
   /** XenAPI sessions per user, and how long an unused one lives. */
   readonly sessionLimits: { readonly maxPerUser: number; readonly idleMs: number };
@@ -49,6 +53,9 @@ interface RawParams {
   credentials: { user: string; password: string }[];
   'pool-secret'?: string;
   'pool-secret-file'?: string;
+  'trust-anchor'?: string;
+  'cert-file'?: string;
+  'key-file'?: string;
   'max-hosts'?: number;
   sessions?: { 'max-per-user'?: number; 'idle-timeout'?: number };
   'heartbeat-interval'?: number;
@@ -80,6 +87,9 @@ export function parsePoolConfig(parameters: unknown): PoolConfig {
     credentials: p.credentials,
     ...(p['pool-secret'] !== undefined ? { poolSecret: p['pool-secret'] } : {}),
     ...(p['pool-secret-file'] !== undefined ? { poolSecretFile: p['pool-secret-file'] } : {}),
+    ...(p['trust-anchor'] !== undefined || p['cert-file'] !== undefined || p['key-file'] !== undefined
+      ? { tlsFiles: { 'trust-anchor': p['trust-anchor'], 'cert-file': p['cert-file'], 'key-file': p['key-file'] } }
+      : {}),
     maxHosts: p['max-hosts'] ?? 64,
     sessionLimits: { maxPerUser: p.sessions?.['max-per-user'] ?? 500, idleMs: p.sessions?.['idle-timeout'] ?? 86_400_000 },
     heartbeatIntervalMs: p['heartbeat-interval'] ?? 30_000,
@@ -114,6 +124,12 @@ export function checkPoolConfig(parameters: unknown, serverName: string): string
   if (!names.includes(c.master)) problems.push(`master: '${c.master}' is not one of the hosts (${names.join(', ')})`);
   if (c.thisHost !== undefined && !names.includes(c.thisHost)) problems.push(`this-host: '${c.thisHost}' is not one of the hosts`);
   if (serverName !== '' && !names.includes(serverName)) problems.push(`this server '${serverName}' is not one of the pool's hosts (${names.join(', ')})`);
+  const tlsBad = peerTlsProblem(c.tlsFiles ?? {});
+  if (tlsBad !== undefined) problems.push(`trust-anchor, cert-file, key-file: ${tlsBad}`);
+  const tls = c.tlsFiles !== undefined && hasPeerTls(c.tlsFiles);
+  for (const h of c.hosts) {
+    if (h.url.startsWith('https:') && !tls) problems.push(`hosts: url '${h.url}' of ${h.name}: https needs the pool's trust-anchor, cert-file and key-file`);
+  }
   if (c.poolSecret !== undefined && c.poolSecretFile !== undefined) problems.push('pool-secret, pool-secret-file: give one of them, not both');
   if (c.assumedDeadMs <= c.heartbeatIntervalMs) {
     problems.push(`assumed-dead-interval: ${c.assumedDeadMs} ms must be longer than heartbeat-interval (${c.heartbeatIntervalMs} ms)`);

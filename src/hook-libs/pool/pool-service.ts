@@ -172,7 +172,7 @@ export class PoolService {
   }
 
   peerOf(host: PoolHost): PeerAddress {
-    return { name: host.name, url: host.url, ...(this.cfg.peerAuth ? { auth: this.cfg.peerAuth } : {}) };
+    return { name: host.name, url: host.url, ...(this.cfg.peerAuth ? { auth: this.cfg.peerAuth } : {}), ...(this.cfg.peerTls && host.url.startsWith('https:') ? { tls: this.cfg.peerTls } : {}) };
   }
 
   /**
