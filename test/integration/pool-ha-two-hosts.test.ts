@@ -95,8 +95,12 @@ test('pool HA with two hosts: split, statefile losses, watchdog, fence loop', { 
   await new Promise((r) => setTimeout(r, T_MS));
   assert.deepEqual((await haStatus(pool, 'host2'))?.['liveset'], ['host2'], 'host1 did not rejoin');
 
-  // ---- disable: host2 alone in the liveset, host1 released too ----
+  // ---- disable without the statefile: host2 (alone in the liveset) lost it, so it survives on
+  // rule 2 and disables the other way (failover decisions off, disarm, stop); host1 is released too ----
+  assert.equal((await kea(pool.url('host2'), 'host.ha_fault', { fault: 'medium-cut' })).result, 0);
+  await waitFor(async () => (await haStatus(pool, 'host2'))?.['statefile_access'] === false, { timeoutMs: 2 * T_MS, what: 'host2 without the statefile' });
   assert.equal((await kea(pool.url('host2'), 'pool.disable_ha')).result, 0);
+  assert.match(h2.logs(), /"msgId":"POOL_HA_DISABLE_PATH","path":"no-statefile"/);
   for (const n of pool.names) await waitFor(async () => (await haStatus(pool, n))?.['armed'] === false, { timeoutMs: 20_000, what: `${n} disarmed` });
   assert.deepEqual(await watch.stop(), [], 'never two masters');
 });

@@ -143,8 +143,8 @@ test('pool HA with three hosts: errors, enable, slave and master failures, fenci
   await waitFor(async () => ((await haStatus(pool, 'host1'))?.['liveset'] as string[] | undefined)?.includes('host3'), { timeoutMs: 30_000, what: 'host3 back in the liveset' });
   await waitFor(async () => (await haStatus(pool, 'host3'))?.['state'] === 'online', { timeoutMs: 30_000, what: 'host3 online' });
 
-  // ---- kill -9 the master: a survivor is master on every live host within T + 2 t1 ----
-  const before = await writes.stop();
+  // ---- kill -9 the master (the writer keeps writing through it): a survivor is master on every
+  // live host within T + 2 t1, and every write acknowledged before, during or after is there ----
   const masterKilledAt = Date.now();
   await pool.hosts.get('host1')!.kill();
   let took = 0;
@@ -160,9 +160,11 @@ test('pool HA with three hosts: errors, enable, slave and master failures, fenci
   t.diagnostic(`new master on every live host ${took} ms after kill -9 of the master (T + 2 t1 = ${T_MS + 2 * T1_MS} ms)`);
   assert.ok(took <= T_MS + 2 * T1_MS + SLACK_MS, `new master on every live host after ${took} ms (T + 2 t1 = ${T_MS + 2 * T1_MS} ms)`);
   const newMaster = await master(pool, ['host2', 'host3']);
+  await new Promise((r) => setTimeout(r, 500));
+  const acked = await writes.stop();
   const vms = (await kea(pool.url(newMaster), 'VM.get_all')).arguments as string[];
-  const lost = before.filter((r) => !vms.includes(r));
-  assert.ok(before.length > 0, 'the writer got acknowledgements');
+  const lost = acked.filter((r) => !vms.includes(r));
+  assert.ok(acked.length > 0, 'the writer got acknowledgements');
   assert.deepEqual(lost, [], `acknowledged VMs missing on the new master ${newMaster}`);
   assert.equal((await kea(pool.url(newMaster), 'host.get_record', { self: refs['host1'] })).result, 0);
   const other = newMaster === 'host2' ? 'host3' : 'host2';
@@ -205,9 +207,18 @@ test('pool HA with three hosts: errors, enable, slave and master failures, fenci
   await pool.hosts.get(victim)!.restart();
   await waitFor(async () => ((await haStatus(pool, newMaster))?.['liveset'] as string[] | undefined)?.length === 3, { timeoutMs: 30_000, what: `${victim} rejoined after a clean stop` });
 
-  // ---- disable (via the statefile): every host disarms ----
+  // ---- disable (via the statefile) while one host is down: the others disarm at once, and the
+  // one that missed it notices when it comes back (the statefile is poisoned) and disarms ----
+  await pool.hosts.get(victim)!.kill();
+  await waitFor(async () => ((await haStatus(pool, newMaster))?.['liveset'] as string[]).length === 2, { timeoutMs: T_MS + 5000, what: `${victim} out` });
+  await waitFor(async () => (await kea(pool.url(newMaster), 'host_metrics.get_record', { self: ((await kea(pool.url(newMaster), 'host.get_record', { self: refs[victim] })).arguments as { metrics: string }).metrics })).arguments?.live === false,
+    { timeoutMs: 10_000, what: `${victim} not live` });
   assert.equal((await kea(pool.url(newMaster), 'pool.disable_ha')).result, 0);
-  for (const n of pool.names) await waitFor(async () => (await haStatus(pool, n))?.['armed'] === false, { timeoutMs: 20_000, what: `${n} disarmed` });
+  for (const n of others) await waitFor(async () => (await haStatus(pool, n))?.['armed'] === false, { timeoutMs: 20_000, what: `${n} disarmed` });
+  assert.match(pool.hosts.get(newMaster)!.logs(), /"msgId":"POOL_HA_DISABLE_PATH","path":"statefile"/);
+  await pool.hosts.get(victim)!.restart();
+  await waitFor(async () => (await haStatus(pool, victim))?.['armed'] === false, { timeoutMs: 20_000, what: `${victim} disarmed after missing the disable` });
+  assert.match(pool.hosts.get(victim)!.logs(), /"msgId":"POOL_HA_INVALIDATED"/);
   assert.equal(((await kea(pool.url(newMaster), 'pool.get_all_records')).arguments as Record<string, { ha_enabled: boolean }>)[Object.keys((await kea(pool.url(newMaster), 'pool.get_all_records')).arguments)[0] as string]?.ha_enabled, false);
   assert.deepEqual(errorOf(await kea(pool.url(newMaster), 'pool.disable_ha')), { error: 'HA_NOT_ENABLED', params: [] });
   assert.deepEqual(await watch.stop(), [], 'never two masters');
