@@ -410,15 +410,12 @@ export class PoolHa {
   stackInfos(): Map<string, StackInfo> {
     const root = this.stackRoot();
     const out = new Map<string, StackInfo>();
-    const names = new Set([...clusterStackNames(), ...(this.requestedNames)]);
-    for (const name of names) {
+    for (const name of clusterStackNames()) {
       const f = clusterStack(name);
       out.set(name, { statefileSrTypes: f?.statefileSrTypes ?? [], installed: f !== undefined && (root === undefined || existsSync(join(root, name))) });
     }
     return out;
   }
-
-  private requestedNames: string[] = [];
 
   private stackRoot(): string | undefined {
     const r = this.svc.cfg.clusterStackRoot;
@@ -435,7 +432,6 @@ export class PoolHa {
   /** pool.enable_ha on the master: the checks, then the phases; a failed phase is undone everywhere. */
   async enable(args: EnableArgs): Promise<void> {
     const svc = this.svc;
-    this.requestedNames = args.clusterStack ? [args.clusterStack] : [];
     const plan = checkEnable(svc.db, svc.myRef, args, { inProgress: this.operationInProgress(), stacks: this.stackInfos(), testing: svc.handle.faults !== undefined });
     this.operation = 'ha_enable';
     const generation = randomUUID();
@@ -597,7 +593,6 @@ export class PoolHa {
   /** host.preconfigure_ha: record this host's HA settings; the stack must exist here. */
   async preconfigure(a: { stack: string; generation: string; timeout_ms: number; device_config: Record<string, string> }): Promise<void> {
     const svc = this.svc;
-    this.requestedNames = [a.stack];
     if (this.stackInfos().get(a.stack)?.installed !== true) throw new CommandError('UNKNOWN_CLUSTER_STACK', [a.stack]);
     if (this.stack) await this.stack.stop();
     this.stack = undefined;

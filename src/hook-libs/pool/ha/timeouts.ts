@@ -31,7 +31,10 @@ export interface HaTimeouts {
    * both channels, so a host that cannot confirm stops (and fences) before anyone treats it as dead.
    */
   readonly leaseMs: number;
-  /** How often a host reads the statefile and evaluates its view: min(t1, t2) / 2. */
+  /**
+   * How often a host reads the statefile and evaluates its view: min(t1, t2) / 2, and at least
+   * every 250 ms (a read of a few KiB; it bounds how long detection and the lock hand-over take).
+   */
   readonly tickMs: number;
 }
 
@@ -51,7 +54,7 @@ export function deriveTimeouts(baseMs: number): HaTimeouts {
     return {
       baseMs, heartbeatIntervalMs: t1, statefileIntervalMs: t2, heartbeatTimeoutMs: baseMs, statefileTimeoutMs: baseMs,
       heartbeatWatchdogMs: baseMs, statefileWatchdogMs: s(ten.statefileWatchdogMs), bootJoinMs: s(ten.bootJoinMs), enableJoinMs: s(ten.enableJoinMs),
-      leaseMs: baseMs - Math.max(t1, t2), tickMs: Math.max(20, Math.floor(Math.min(t1, t2) / 2)),
+      leaseMs: baseMs - Math.max(t1, t2), tickMs: tickOf(t1, t2),
     };
   }
   const T = baseMs / 1000;
@@ -68,8 +71,14 @@ export function deriveTimeouts(baseMs: number): HaTimeouts {
     bootJoinMs: baseMs + 60_000,
     enableJoinMs: baseMs + 60_000,
     leaseMs: baseMs - Math.round(Math.max(t1, t2)),
-    tickMs: Math.floor(Math.min(t1, t2) / 2),
+    tickMs: tickOf(t1, t2),
   };
+}
+
+const MAX_TICK_MS = 250;
+
+function tickOf(t1: number, t2: number): number {
+  return Math.max(20, Math.min(MAX_TICK_MS, Math.floor(Math.min(t1, t2) / 2)));
 }
 
 /**
