@@ -140,3 +140,66 @@ test('an HA pair and a three-host pool run with mutual TLS and credentials; a fo
   const refused = await call(['--ca', good.ca, '--cert', rogue.cert, '--key', rogue.key]);
   assert.equal(refused.code, 10, 'no answer with a certificate from another CA');
 });
+
+test('liveset scenario runs against servers with mutual TLS, given --ca, --cert and --key', { timeout: 180_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'liveset-tls-scenario-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const good = makeCa(dir, 'pair');
+  const ports = await freePorts(2);
+  const keys = { 'trust-anchor': good.ca, 'cert-file': good.cert, 'key-file': good.key };
+  writeFileSync(join(dir, 'ha.pass'), 'ha-peer-password\n');
+  const cluster = {
+    server: {
+      'data-dir': join(dir, '${server}'),
+      authentication: { type: 'basic', clients: [{ user: 'admin', password: 'operator-password' }] },
+      tls: { ...keys, 'cert-required': true },
+    },
+    'hooks-libraries': [{
+      library: 'ha',
+      parameters: {
+        'high-availability': [{
+          mode: 'hot-standby', 'heartbeat-delay': 200, 'max-response-delay': 2000, ...keys, 'require-client-certs': true,
+          peers: ['server1', 'server2'].map((name, i) => ({
+            name, url: `https://127.0.0.1:${ports[i]}/`, role: i === 0 ? 'primary' : 'standby', 'basic-auth-user': `ha-${name}`, 'basic-auth-password-file': join(dir, 'ha.pass'),
+          })),
+        }],
+      },
+    }],
+  };
+  writeFileSync(join(dir, 'cluster.json'), JSON.stringify(cluster));
+  // Every wire a scenario speaks goes over TLS: the Kea channel, JSON-RPC over HTTP and over a
+  // WebSocket (wss), and the event feed expect-event reads.
+  writeFileSync(join(dir, 'tls.yaml'), [
+    'name: a hot-standby pair over mutual TLS',
+    'cluster: cluster.json',
+    'timeout: 30s',
+    'auth: { user: admin, password: operator-password }',
+    'steps:',
+    '  - wait-until: { server: server1, command: status-get, match: { arguments: { high-availability: [ { ha-servers: { local: { state: hot-standby } } } ] } } }',
+    '  - send: { server: server2, command: version-get, via: jsonrpc }',
+    '    expect: { result: {} }',
+    '  - send: { server: server1, command: version-get, via: ws }',
+    '    expect: { result: {} }',
+    '  - send: { server: server1, command: ha-maintenance-start }',
+    '    expect: { result: 0 }',
+    '  - expect-event: { server: server2, event: ha-state-transition, match: { new-state: in-maintenance } }',
+    '',
+  ].join('\n'));
+  const run = (extra: string[]) => new Promise<{ code: number | null; err: string }>((resolve) => {
+    const child = spawn(process.execPath, cliArgs(['scenario', join(dir, 'tls.yaml'), ...extra]), { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (err += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGINT'), 150_000);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, err });
+    });
+  });
+  const ok = await run(['--ca', good.ca, '--cert', good.cert, '--key', good.key]);
+  assert.equal(ok.code, 0, ok.err);
+  assert.match(ok.err, /PASSED|passed/);
+  const usage = await run(['--ca', good.ca, '--cert', good.cert]);
+  assert.equal(usage.code, 2);
+  assert.match(usage.err, /--cert and --key must be given together/);
+});

@@ -1,6 +1,7 @@
 import type WebSocket from 'ws';
 import { findMismatch, type Mismatch } from './match.ts';
 import { openSocket } from './wire.ts';
+import type { ClientTls } from '../probe.ts';
 import type { Credentials, JsonObject } from './scenario-types.ts';
 
 export interface ReceivedEvent {
@@ -27,13 +28,14 @@ export class EventFeed {
   constructor(
     private readonly now: () => number,
     private readonly auth?: Credentials,
+    private readonly tls?: ClientTls,
   ) {}
 
   /** Subscribes to everything the server at `url` publishes. */
   async attach(url: string, timeoutMs: number): Promise<void> {
     this.detach();
     try {
-      const socket = await openSocket(url, { timeoutMs, ...(this.auth === undefined ? {} : { auth: this.auth }) });
+      const socket = await openSocket(url, { timeoutMs, ...(this.auth === undefined ? {} : { auth: this.auth }), ...(this.tls === undefined ? {} : { tls: this.tls }) });
       this.socket = socket;
       const subscribed = new Promise<void>((resolve, reject) => {
         socket.on('message', (data) => {

@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { readClusterFile, type ClusterFile } from './cluster.ts';
 import { loadScenario, ScenarioError } from './load-scenario.ts';
@@ -7,14 +7,16 @@ import { formatScenarioEnd, formatScenarioStart, formatStep, formatSummary, juni
 import { runScenario, type ScenarioResult } from './runner.ts';
 import type { Scenario } from './scenario-types.ts';
 
-export const SCENARIO_USAGE = `usage: liveset scenario FILE... [--junit FILE] [--json] [--free-ports] [--log-lines N] [--verbose]
+export const SCENARIO_USAGE = `usage: liveset scenario FILE... [--junit FILE] [--json] [--free-ports] [--log-lines N] [--verbose] [--ca FILE [--cert FILE --key FILE]]
 
 Runs scripted scenarios against a real local cluster. Exits 0 only if every expectation held.
   --junit FILE    also write a JUnit XML report to FILE
   --json          print a machine-readable trace on stdout (progress goes to stderr)
   --free-ports    move every cluster member to a port the OS says is free (for parallel runs)
   --log-lines N   server log lines shown when a scenario fails (default 20)
-  --verbose       stream every server's log lines while the scenario runs`;
+  --verbose       stream every server's log lines while the scenario runs
+  --ca FILE       for https:// servers (server.tls): the CA their certificates chain to (kea-shell's --ca)
+  --cert, --key   the client certificate and key to present (servers with cert-required demand one)`;
 
 const EXIT = { ok: 0, failed: 1, usage: 2, SIGINT: 130, SIGTERM: 143 } as const;
 
@@ -33,6 +35,21 @@ export async function runScenarioCli(argv: string[]): Promise<number> {
   }
   const files = args.positionals;
   const logLines = Number(args.values['log-lines'] ?? '20');
+  if ((args.values.cert === undefined) !== (args.values.key === undefined)) {
+    process.stderr.write(`liveset scenario: --cert and --key must be given together\n${SCENARIO_USAGE}\n`);
+    return EXIT.usage;
+  }
+  const tls: { ca?: Buffer; cert?: Buffer; key?: Buffer } = {};
+  for (const k of ['ca', 'cert', 'key'] as const) {
+    const file = args.values[k];
+    if (file === undefined) continue;
+    try {
+      tls[k] = await readFile(file);
+    } catch (err) {
+      process.stderr.write(`liveset scenario: --${k} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}\n`);
+      return EXIT.usage;
+    }
+  }
   if (files.length === 0 || !Number.isInteger(logLines) || logLines < 0) {
     process.stderr.write(`liveset scenario: ${files.length === 0 ? 'no scenario file given' : '--log-lines needs a whole number'}\n${SCENARIO_USAGE}\n`);
     return EXIT.usage;
@@ -96,6 +113,7 @@ export async function runScenarioCli(argv: string[]): Promise<number> {
         signal: controller.signal,
         env: process.env,
         logLines,
+        ...(Object.keys(tls).length > 0 ? { tls } : {}),
         track: (s) => started.add(s),
         onStep: (r) => say(formatStep(r).join('\n')),
         ...(args.values.verbose === true ? { onServerLine: (server: string, line: string) => say(`    ${server} | ${line}`) } : {}),
@@ -129,6 +147,9 @@ function parse(argv: string[]) {
       'free-ports': { type: 'boolean' },
       'log-lines': { type: 'string' },
       verbose: { type: 'boolean' },
+      ca: { type: 'string' },
+      cert: { type: 'string' },
+      key: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });

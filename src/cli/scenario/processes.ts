@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { answers, type ClientTls } from '../probe.ts';
 import { createInterface } from 'node:readline';
 import { REPO_ROOT, serveCommand } from '../runtime-info.ts';
 
@@ -34,6 +35,7 @@ export class ManagedServer {
     readonly url: string,
     private readonly configPath: string,
     private readonly onLine: (server: string, line: string) => void = () => {},
+    private readonly tls?: ClientTls,
   ) {}
 
   get running(): boolean {
@@ -84,18 +86,9 @@ export class ManagedServer {
     }
   }
 
-  private async answers(): Promise<boolean> {
-    try {
-      await fetch(this.url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: '{"command":"version-get"}',
-        signal: AbortSignal.timeout(1000),
-      });
-      return true;
-    } catch {
-      return false;
-    }
+  /** The server answers HTTP (https with the run's client TLS) at all. */
+  private answers(): Promise<boolean> {
+    return answers(this.url, this.tls);
   }
 
   /** SIGTERM, then wait for the exit; after `timeoutMs` SIGKILL and report it. */

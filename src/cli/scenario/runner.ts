@@ -1,4 +1,5 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import type { ClientTls } from '../probe.ts';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -57,6 +58,8 @@ export interface RunOptions {
   /** Called with every process the run starts, so the caller can kill it if the runner itself dies. */
   readonly track?: (server: ManagedServer) => void;
   readonly logLines?: number;
+  /** Client TLS (--ca, --cert, --key) for servers with https:// URLs. */
+  readonly tls?: ClientTls;
 }
 
 const STOP_GRACE_MS = 5000;
@@ -103,13 +106,13 @@ export async function runScenario(scenario: Scenario, cluster: ClusterFile | und
       if (written.temporary) configCopy = written.path;
       for (const m of members) {
         urls[m.name] = m.url;
-        const server = new ManagedServer(m.name, m.url, written.path, opts.onServerLine);
+        const server = new ManagedServer(m.name, m.url, written.path, opts.onServerLine, opts.tls);
         managed.set(m.name, server);
         opts.track?.(server);
       }
     }
-    for (const name of Object.keys(urls)) feeds.set(name, new EventFeed(now, scenario.auth));
-    const ctx: StepContext = { scenario, urls, managed, feeds, sessions: new Map(), signal: opts.signal, env: opts.env, variables: { ...scenario.variables }, eventWindowStart: 0, now };
+    for (const name of Object.keys(urls)) feeds.set(name, new EventFeed(now, scenario.auth, opts.tls));
+    const ctx: StepContext = { scenario, urls, managed, feeds, sessions: new Map(), signal: opts.signal, env: opts.env, variables: { ...scenario.variables }, eventWindowStart: 0, now, ...(opts.tls === undefined ? {} : { tls: opts.tls }) };
 
     try {
       await Promise.all(scenario.start.map((n) => ctx.managed.get(n)?.start(scenario.startupTimeoutMs, opts.signal)));

@@ -1,4 +1,5 @@
 import type { EventFeed } from './events.ts';
+import type { ClientTls } from '../probe.ts';
 import { findMismatch, type Mismatch } from './match.ts';
 import type { ManagedServer } from './processes.ts';
 import type { Action, Request, Scenario, Step } from './scenario-types.ts';
@@ -20,6 +21,8 @@ export interface StepContext {
   /** The scenario's variables plus what `save` stored so far. */
   readonly variables: Record<string, unknown>;
   readonly now: () => number;
+  /** Client TLS for https:// servers. */
+  readonly tls?: ClientTls;
 }
 
 export interface StepOutcome {
@@ -68,7 +71,7 @@ const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
 
 function wireOptions(ctx: StepContext, timeoutMs: number) {
   const { auth, xenapi } = ctx.scenario;
-  return { timeoutMs, signal: ctx.signal, sessions: ctx.sessions, ...(auth === undefined ? {} : { auth }), ...(xenapi === undefined ? {} : { xenapi }) };
+  return { timeoutMs, signal: ctx.signal, sessions: ctx.sessions, ...(auth === undefined ? {} : { auth }), ...(xenapi === undefined ? {} : { xenapi }), ...(ctx.tls === undefined ? {} : { tls: ctx.tls }) };
 }
 
 function sendTo(ctx: StepContext, req: Request, timeoutMs: number): Promise<unknown> {

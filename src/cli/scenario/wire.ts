@@ -1,4 +1,6 @@
+import { request as httpsRequest } from 'node:https';
 import WebSocket from 'ws';
+import type { ClientTls } from '../probe.ts';
 import type { Credentials, Request } from './scenario-types.ts';
 
 /** A request that got no answer at all (connection refused, timeout, not JSON). */
@@ -16,6 +18,8 @@ export interface WireOptions {
   readonly xenapi?: Credentials;
   /** XenAPI session references by server URL; a restart invalidates them. */
   readonly sessions: Map<string, string>;
+  /** For https:// servers (server.tls): the CA their certificates chain to, and a client certificate. */
+  readonly tls?: ClientTls;
 }
 
 let nextId = 1;
@@ -26,17 +30,41 @@ function headers(auth: Credentials | undefined): Record<string, string> {
   return h;
 }
 
+/**
+ * POST over node:https with the client TLS given (fetch cannot take a CA or a client certificate
+ * without undici's own Agent, which is not a dependency).
+ */
+function postTls(url: string, body: string, o: WireOptions, signal: AbortSignal): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(url, {
+      method: 'POST', headers: { ...headers(o.auth), 'content-length': Buffer.byteLength(body) }, signal,
+      ...(o.tls?.ca ? { ca: o.tls.ca } : {}), ...(o.tls?.cert ? { cert: o.tls.cert } : {}), ...(o.tls?.key ? { key: o.tls.key } : {}),
+    }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
 async function postJson(url: string, body: unknown, o: WireOptions): Promise<{ status: number; json: unknown }> {
   const signal = AbortSignal.any([o.signal, AbortSignal.timeout(o.timeoutMs)]);
-  let res: Response;
+  let res: { status: number; text: string };
   try {
-    res = await fetch(url, { method: 'POST', headers: headers(o.auth), body: JSON.stringify(body), signal });
+    if (url.startsWith('https:')) res = await postTls(url, JSON.stringify(body), o, signal);
+    else {
+      const r = await fetch(url, { method: 'POST', headers: headers(o.auth), body: JSON.stringify(body), signal });
+      res = { status: r.status, text: await r.text() };
+    }
   } catch (err) {
-    const e = err as Error & { cause?: { code?: string; message?: string } };
-    const why = e.name === 'TimeoutError' ? `no answer within ${o.timeoutMs} ms` : (e.cause?.code ?? e.cause?.message ?? e.message);
+    const e = err as Error & { code?: string; cause?: { code?: string; message?: string } };
+    const why = e.name === 'TimeoutError' || (e.name === 'AbortError' && !o.signal.aborted) ? `no answer within ${o.timeoutMs} ms` : (e.cause?.code ?? e.code ?? e.cause?.message ?? e.message);
     throw new WireError(`POST ${url}: ${why}`);
   }
-  const text = await res.text();
+  const text = res.text;
   try {
     return { status: res.status, json: JSON.parse(text) };
   } catch {
@@ -94,11 +122,12 @@ async function ws(url: string, req: Request, o: WireOptions): Promise<unknown> {
 export const wsUrl = (url: string): string => new URL('ws', url).href.replace(/^http/, 'ws');
 
 /** Opens a WebSocket to a server's `/ws`, failing with a WireError. */
-export function openSocket(url: string, o: Pick<WireOptions, 'timeoutMs' | 'auth'>): Promise<WebSocket> {
+export function openSocket(url: string, o: Pick<WireOptions, 'timeoutMs' | 'auth' | 'tls'>): Promise<WebSocket> {
   const target = wsUrl(url);
   return new Promise((resolve, reject) => {
     const auth = o.auth === undefined ? {} : { headers: { authorization: headers(o.auth)['authorization'] ?? '' } };
-    const socket = new WebSocket(target, { handshakeTimeout: o.timeoutMs, ...auth });
+    const tls = target.startsWith('wss:') && o.tls ? { ...(o.tls.ca ? { ca: o.tls.ca } : {}), ...(o.tls.cert ? { cert: o.tls.cert } : {}), ...(o.tls.key ? { key: o.tls.key } : {}) } : {};
+    const socket = new WebSocket(target, { handshakeTimeout: o.timeoutMs, ...auth, ...tls });
     socket.once('open', () => resolve(socket));
     socket.once('error', (err) => reject(new WireError(`${target}: ${(err as NodeJS.ErrnoException).code ?? err.message}`)));
     socket.once('unexpected-response', (_req, res) => {
