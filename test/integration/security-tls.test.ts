@@ -183,6 +183,16 @@ test('liveset scenario runs against servers with mutual TLS, given --ca, --cert 
     '  - send: { server: server1, command: ha-maintenance-start }',
     '    expect: { result: 0 }',
     '  - expect-event: { server: server2, event: ha-state-transition, match: { new-state: in-maintenance } }',
+    '  - send: { server: server1, command: ha-maintenance-cancel }',
+    '    expect: { result: 0 }',
+    '  - wait-until: { server: server2, command: status-get, match: { arguments: { high-availability: [ { ha-servers: { local: { state: hot-standby } } } ] } } }',
+    // The pair's failure path over TLS: kill -9 the primary, the standby takes over; restarted, the
+    // primary finds its partner again through a fresh TLS session.
+    '  - kill: server1',
+    '  - wait-until: { server: server2, command: status-get, match: { arguments: { high-availability: [ { ha-servers: { local: { state: partner-down } } } ] } } }',
+    '  - start: server1',
+    '  - wait-until: { server: server1, command: status-get, match: { arguments: { high-availability: [ { ha-servers: { local: { state: hot-standby } } } ] } } }',
+    '  - wait-until: { server: server2, command: status-get, match: { arguments: { high-availability: [ { ha-servers: { local: { state: hot-standby } } } ] } } }',
     '',
   ].join('\n'));
   const run = (extra: string[]) => new Promise<{ code: number | null; err: string }>((resolve) => {
