@@ -8,7 +8,7 @@ import { profileByName } from './profiles/index.ts';
 import { describeViolation, runSeed, type RunResult } from './run-seed.ts';
 import { shrinkSeed } from './shrink.ts';
 
-const USAGE = `usage: npm run sim -- [--seeds N] [--from S] [--profile pair|pool|all]
+const USAGE = `usage: npm run sim -- [--seeds N] [--from S] [--profile pair|pool|pool-ha|all]
        npm run sim -- --seed S [--profile P] [--trace] [--drop 0,3]
   --seeds N     run seeds S..S+N-1 of each profile (default 200)
   --from S      first seed (default 1)
@@ -118,7 +118,7 @@ function record(summaries: readonly Summary[], from: number, count: number, prof
     '|---|---|---|---|---|---|---|',
     ...summaries.map((s) => `| ${s.profile} | ${fmt(s.seeds)} (${from}–${from + s.seeds - 1}) | ${s.failures.length}${s.failures.length ? ` (${s.failures.join(', ')})` : ''} | ${fmt(s.seedsPerSecond)} | ${fmt(s.steps)} | ${fmt(s.messages)} | ${fmt(s.maxConvergenceMs)} ms |`),
     '',
-    'A seed is one whole cluster run: a fault phase (60 s simulated for a pair, 40 s for a pool) checked after every step, then convergence. Seeds/s is wall time on this shared machine.',
+    'A seed is one whole cluster run: a fault phase (60 s simulated for a pair, 40 s for a pool with or without HA) checked after every step, then convergence. Seeds/s is wall time on this shared machine.',
   ];
   recordRobustness(fileURLToPath(new URL('../', import.meta.url)), 'sim', lines.join('\n'));
 }

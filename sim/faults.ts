@@ -9,7 +9,11 @@ export type Fault =
   | { readonly at: number; readonly kind: 'one-way'; readonly from: string; readonly to: string }
   | { readonly at: number; readonly kind: 'heal' }
   | { readonly at: number; readonly kind: 'weather'; readonly quality: LinkQuality }
-  | { readonly at: number; readonly kind: 'skew'; readonly host: string; readonly ms: number };
+  | { readonly at: number; readonly kind: 'skew'; readonly host: string; readonly ms: number }
+  /** Host-level faults (drawn only for profiles that model them, e.g. pool-ha): */
+  | { readonly at: number; readonly kind: 'storage-cut'; readonly host: string }
+  | { readonly at: number; readonly kind: 'storage-heal'; readonly host: string }
+  | { readonly at: number; readonly kind: 'freeze'; readonly host: string; readonly ms: number };
 
 export function describeFault(f: Fault): string {
   switch (f.kind) {
@@ -29,6 +33,12 @@ export function describeFault(f: Fault): string {
     }
     case 'skew':
       return `clock of ${f.host} skewed ${f.ms} ms`;
+    case 'storage-cut':
+      return `${f.host} loses the shared storage (statefile)`;
+    case 'storage-heal':
+      return `${f.host} regains the shared storage (statefile)`;
+    case 'freeze':
+      return `freeze ${f.host} for ${f.ms} ms (SIGSTOP)`;
   }
 }
 
@@ -38,6 +48,11 @@ export interface PlanLimits {
   readonly maxDelayMs: number;
   /** Largest clock skew (keep well below the timeouts whose safety assumes bounded skew). */
   readonly maxSkewMs: number;
+  /**
+   * Longest freeze; when set, the plan also cuts hosts off the shared storage and freezes hosts.
+   * (Unset, the draws are exactly those of the profiles that do not model these faults.)
+   */
+  readonly maxFreezeMs?: number;
 }
 
 /** Draws a seed's fault plan: a handful of faults at random times, in time order. */
@@ -48,7 +63,13 @@ export function drawPlan(prng: Prng, hosts: readonly string[], limits: PlanLimit
     const at = prng.int(0, limits.phaseMs);
     const host = prng.pick(hosts);
     const roll = prng.int(0, 99);
-    if (roll < 30) {
+    if (limits.maxFreezeMs !== undefined && roll >= 70) {
+      // Host faults take the place of some weather and skew: storage cuts and freezes.
+      if (roll < 85) {
+        plan.push({ at, kind: 'storage-cut', host });
+        if (prng.chance(0.7)) plan.push({ at: Math.min(limits.phaseMs, at + prng.int(100, limits.phaseMs / 2)), kind: 'storage-heal', host });
+      } else plan.push({ at, kind: 'freeze', host, ms: prng.int(50, limits.maxFreezeMs) });
+    } else if (roll < 30) {
       plan.push({ at, kind: 'crash', host, tear: prng.chance(0.5), midWrite: prng.chance(0.5) });
       if (prng.chance(0.7)) plan.push({ at: Math.min(limits.phaseMs, at + prng.int(100, limits.phaseMs / 2)), kind: 'restart', host });
     } else if (roll < 50) {

@@ -1,3 +1,4 @@
+import type { Fault } from './faults.ts';
 import type { Network } from './network.ts';
 import type { Prng } from './prng.ts';
 import type { SimHost } from './sim-host.ts';
@@ -31,6 +32,12 @@ export interface ClusterRun {
   startWorkload(): void;
   /** Safety invariants: must hold after every step. Returns what is broken. */
   violations(): string[];
+  /** Applies a host-level fault the runner does not model itself (storage cuts, freezes). */
+  applyFault?(f: Fault, host: SimHost<unknown>): void;
+  /** The faults stop: undo the profile's own faults (the runner heals, calms and restarts). */
+  faultsEnd?(): void;
+  /** Longest freeze the fault plan may draw; also turns on storage cuts (see PlanLimits). */
+  readonly maxFreezeMs?: number;
   /** Undefined once converged, else what is still missing. */
   unconverged(): string | undefined;
 }

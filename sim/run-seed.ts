@@ -95,6 +95,11 @@ function applyFault(f: Fault, run: ClusterRun, net: Network, world: World): void
     case 'skew':
       host(f.host).skewMs = f.ms;
       return;
+    case 'storage-cut':
+    case 'storage-heal':
+    case 'freeze':
+      run.applyFault?.(f, host(f.host));
+      return;
   }
 }
 
@@ -120,7 +125,10 @@ class SeedRun {
     this.net = new Network(this.world, root.fork('network'), this.trace);
     this.run = opts.profile.build({ world: this.world, net: this.net, trace: this.trace, prng: root.fork('workload') });
     const names = this.run.hosts.map((h) => h.name);
-    this.plan = drawPlan(root.fork('faults'), names, { phaseMs: this.run.faultPhaseMs, maxDelayMs: MAX_DELAY_MS, maxSkewMs: MAX_SKEW_MS });
+    this.plan = drawPlan(root.fork('faults'), names, {
+      phaseMs: this.run.faultPhaseMs, maxDelayMs: MAX_DELAY_MS, maxSkewMs: MAX_SKEW_MS,
+      ...(this.run.maxFreezeMs !== undefined ? { maxFreezeMs: this.run.maxFreezeMs } : {}),
+    });
   }
 
   /** Records state changes and checks the safety invariants (after every step). */
@@ -192,6 +200,7 @@ class SeedRun {
     trace.note('FAULTS END: heal, calm network, restart every crashed host');
     net.healAll();
     net.quality = CALM;
+    run.faultsEnd?.();
     for (const h of run.hosts) {
       h.crashOnWrite = false;
       if (!h.up) void h.start();

@@ -1,9 +1,10 @@
 import type { Profile } from '../profile.ts';
 import { pairProfile } from './pair.ts';
 import { poolProfile } from './pool.ts';
+import { poolHaProfile } from './pool-ha.ts';
 
 /** Every profile `npm run sim` knows, by name; `all` runs them in this order. */
-export const PROFILES: readonly Profile[] = [pairProfile, poolProfile];
+export const PROFILES: readonly Profile[] = [pairProfile, poolProfile, poolHaProfile];
 
 export function profileByName(name: string): Profile[] {
   if (name === 'all') return [...PROFILES];

@@ -1,17 +1,24 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { poolProfile } from '../../sim/profiles/pool.ts';
+import { poolHaProfile } from '../../sim/profiles/pool-ha.ts';
+import type { Profile } from '../../sim/profile.ts';
 import { describeViolation, runSeed } from '../../sim/run-seed.ts';
 
 /**
  * Seeds on which the simulator found a bug, each run again after its fix. (The seeds reproduce
  * the original scenario only while the fault plan and workload generators stay as they are.)
  */
-async function passes(seed: number): Promise<void> {
-  const r = await runSeed({ seed, profile: poolProfile });
+async function passes(seed: number, profile: Profile = poolProfile): Promise<void> {
+  const r = await runSeed({ seed, profile });
   assert.equal(r.violation === undefined ? undefined : describeViolation(r.violation), undefined);
 }
 
 test('pool seed 312: a lost commit answer no longer voids the decision (no two slaves following each other)', { timeout: 60_000 }, () => passes(312));
 
 test('pool seed 398: a failed follow of a HOST_IS_SLAVE redirect is logged, not an unhandled rejection', { timeout: 60_000 }, () => passes(398));
+
+test('pool-ha seeds 438 and 158: a booting host whose first statefile reads hung no longer forms a liveset alone and takes the lock beside the master', { timeout: 60_000 }, async () => {
+  await passes(438, poolHaProfile);
+  await passes(158, poolHaProfile);
+});

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pairProfile } from '../../sim/profiles/pair.ts';
 import { poolProfile } from '../../sim/profiles/pool.ts';
+import { poolHaProfile } from '../../sim/profiles/pool-ha.ts';
 import type { Profile } from '../../sim/profile.ts';
 import { describeViolation, runSeed } from '../../sim/run-seed.ts';
 
@@ -24,3 +25,5 @@ async function seeds(profile: Profile, from: number, count: number): Promise<voi
 test('sim pair: 1700 seeds keep every HA invariant and converge', { timeout: 600_000 }, () => seeds(pairProfile, 1, 1700));
 
 test('sim pool: 300 seeds keep every pool invariant and converge', { timeout: 600_000 }, () => seeds(poolProfile, 1, 300));
+
+test('sim pool-ha: 300 seeds never have two masters or a fenced host acting, and converge', { timeout: 600_000 }, () => seeds(poolHaProfile, 1, 300));

@@ -13,7 +13,7 @@ export interface SimHost {
   readonly id: string;
   cfg: XhadConfig;
   st: XhadState;
-  obs: { hb: Record<string, { at: number; msg: HbMessage }>; slots: Record<string, { slot: Slot; changedAt: number }>; ownWriteOkAt?: number; ownReadOkAt?: number; ioFailing: boolean; header?: { state: 'init' | 'active' | 'invalid'; generation: string } };
+  obs: { hb: Record<string, { at: number; msg: HbMessage }>; slots: Record<string, { slot: Slot; changedAt: number }>; ownWriteOkAt?: number; ownReadOkAt?: number; firstReadOkAt?: number; ioFailing: boolean; header?: { state: 'init' | 'active' | 'invalid'; generation: string } };
   alive: boolean;
   fenced?: string;
   seq: number;
@@ -111,6 +111,7 @@ export class World {
     const access = !this.noStatefile.has(h.id);
     if (access) {
       h.obs.ownReadOkAt = at;
+      h.obs.firstReadOkAt ??= at;
       h.obs.ioFailing = false;
       for (const [id, slot] of this.statefile) {
         if (id === h.id) continue;

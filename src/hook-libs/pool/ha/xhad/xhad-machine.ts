@@ -55,6 +55,11 @@ export interface Observations {
   /** Last successful statefile write of our own slot, and the last successful read. */
   readonly ownWriteOkAt?: number;
   readonly ownReadOkAt?: number;
+  /**
+   * The first successful statefile read: a slot seen for the first time says nothing about its
+   * writer being alive, so only reads over a statefile timeout tell live slots from dead ones.
+   */
+  readonly firstReadOkAt?: number;
   /** The last statefile I/O failed (cleared by the next success). */
   readonly ioFailing: boolean;
 }
@@ -285,8 +290,11 @@ function stepJoining(cfg: XhadConfig, st: XhadState, obs: Observations, view: Vi
     if (admitting.length > 0 && subset(view.sfd, view.hbd)) {
       return joined(sorted(admitting.flatMap((h) => slotOf(obs, h)?.liveset ?? []).concat(cfg.me)));
     }
-    // Nobody online: everyone is booting. Wait long enough to have seen every live slot change.
-    if (members.length === 0 && at - st.joinStartedAt >= t.statefileTimeoutMs) {
+    // Nobody online: everyone is booting. Wait long enough to have seen every live slot change:
+    // a statefile timeout of reading it, not merely of trying (a host whose first reads hung
+    // would otherwise take every slot it sees for the first time as dead and form alone).
+    const readingSince = Math.max(st.joinStartedAt, obs.firstReadOkAt ?? at);
+    if (members.length === 0 && at - readingSince >= t.statefileTimeoutMs) {
       const w = partitionWinner(cfg, obs, view);
       if (w && (w.winner === cfg.me || (w.partition.includes(cfg.me) && view.hbd.includes(w.winner)))) return joined(w.partition);
     }

@@ -7,8 +7,9 @@ import type { Store } from '../../../../store/store.ts';
 import type { ClusterStack, ClusterStackFactory, LivesetReport, StackContext, StackListener, StackState } from '../cluster-stack.ts';
 import { BLOCK, decodeHeader, decodeSlot, encodeHeader, encodeSlot } from './statefile-format.ts';
 import {
-  holdsMaster, initialState, slotFor, splitSurvivor, step, type HbMessage, type Header, type Observations, type Slot, type View, type XhadConfig, type XhadState,
-} from './xhad-machine.ts';
+  beatDue, emptyObservations, heartbeatOf, observeHeartbeat, observeRead, slotContent, slotWriteDue, watchdogExpired, type LoopObservations,
+} from './xhad-loop.ts';
+import { holdsMaster, initialState, slotFor, splitSurvivor, step, type HbMessage, type Slot, type View, type XhadConfig, type XhadState } from './xhad-machine.ts';
 
 /** The SR type whose device_config.location names the statefile directory (xapi's file SR). */
 export const XHAD_SR_TYPE = 'file';
@@ -35,9 +36,7 @@ export class XhadStack implements ClusterStack {
   private fd: FileHandle | undefined;
   private st: XhadState;
   private view: View = { hbd: [], sfd: [], sfAccess: false };
-  private obs: { hb: Record<string, { at: number; msg: HbMessage }>; slots: Record<string, { slot: Slot; changedAt: number }>; header?: Header; ownWriteOkAt?: number; ownReadOkAt?: number; ioFailing: boolean } = {
-    hb: {}, slots: {}, ioFailing: false,
-  };
+  private obs: LoopObservations = emptyObservations();
   private seq = 0;
   private lastSlotWriteAt = -Infinity;
   private lastWritten = '';
@@ -140,10 +139,9 @@ export class XhadStack implements ClusterStack {
   private scheduleWatchdog(): void {
     this.watchdogTimer = this.ctx.clock.setTimer(this.ctx.timeouts.tickMs, () => {
       if (!this.running) return;
-      const last = this.lastTickAt;
-      const at = this.now();
-      if (last !== undefined && at - last > this.ctx.timeouts.heartbeatWatchdogMs && this.st.mode === 'online') {
-        this.fence(`watchdog: the heartbeat and statefile loop stalled for ${Math.round(at - last)} ms (bound ${this.ctx.timeouts.heartbeatWatchdogMs} ms)`);
+      const stalled = watchdogExpired(this.ctx.timeouts, this.st.mode, this.lastTickAt, this.now());
+      if (stalled !== undefined) {
+        this.fence(stalled);
         return;
       }
       this.scheduleWatchdog();
@@ -155,8 +153,9 @@ export class XhadStack implements ClusterStack {
     this.ticking = true;
     try {
       const at0 = this.now();
-      if (this.lastTickAt !== undefined && at0 - this.lastTickAt > this.ctx.timeouts.heartbeatWatchdogMs && this.st.mode === 'online') {
-        this.fence(`watchdog: the heartbeat and statefile loop stalled for ${Math.round(at0 - this.lastTickAt)} ms (bound ${this.ctx.timeouts.heartbeatWatchdogMs} ms)`);
+      const stalled = watchdogExpired(this.ctx.timeouts, this.st.mode, this.lastTickAt, at0);
+      if (stalled !== undefined) {
+        this.fence(stalled);
         return;
       }
       this.lastTickAt = at0;
@@ -178,22 +177,11 @@ export class XhadStack implements ClusterStack {
       const fd = await this.handle();
       const { bytesRead } = await fd.read(buf, 0, buf.length, 0);
       if (this.cut) throw new MediumCut();
-      const at = this.now();
-      this.obs.ownReadOkAt = at;
-      this.obs.ioFailing = false;
-      if (bytesRead >= BLOCK) {
-        const h = decodeHeader(buf.subarray(0, BLOCK));
-        if (h) this.obs.header = h;
-      }
-      for (let i = 0; i < n; i++) {
-        const id = this.hostIds[i] as string;
-        if (id === this.cfg.me || bytesRead < (i + 2) * BLOCK) continue;
-        const slot = decodeSlot(this.hostIds, buf.subarray((i + 1) * BLOCK, (i + 2) * BLOCK));
-        if (!slot || slot.host !== id) continue;
-        const prev = this.obs.slots[id];
-        if (!prev) this.obs.slots[id] = { slot, changedAt: -Infinity };
-        else if (prev.slot.seq !== slot.seq || prev.slot.generation !== slot.generation) this.obs.slots[id] = { slot, changedAt: at };
-      }
+      const header = bytesRead >= BLOCK ? decodeHeader(buf.subarray(0, BLOCK)) : undefined;
+      const slots: (Slot | undefined)[] = this.hostIds.map((_, i) =>
+        bytesRead < (i + 2) * BLOCK ? undefined : decodeSlot(this.hostIds, buf.subarray((i + 1) * BLOCK, (i + 2) * BLOCK)),
+      );
+      observeRead(this.cfg, this.obs, header, slots, this.now());
     } catch (err) {
       this.ioFailed(err);
     }
@@ -211,7 +199,7 @@ export class XhadStack implements ClusterStack {
   private evaluate(): void {
     const at = this.now();
     const before = this.st;
-    const r = step(this.cfg, this.st, this.obs as Observations, at);
+    const r = step(this.cfg, this.st, this.obs, at);
     this.st = r.state;
     this.view = r.view;
     for (const d of r.decisions) {
@@ -287,20 +275,15 @@ export class XhadStack implements ClusterStack {
     for (const w of this.stopWaiters.splice(0)) w();
   }
 
-  private slotText(slot: Slot): string {
-    return JSON.stringify({ ...slot, seq: 0 });
-  }
-
   private async maybeWriteSlot(force = false): Promise<void> {
     const at = this.now();
     const me = this.hostIds.indexOf(this.cfg.me);
     const slot = slotFor(this.cfg, this.st, this.view, this.seq + 1, this.leaving);
-    const changed = this.slotText(slot) !== this.lastWritten;
-    if (!force && !changed && at - this.lastSlotWriteAt < this.ctx.timeouts.statefileIntervalMs) return;
+    if (!slotWriteDue(this.ctx.timeouts, slot, this.lastWritten, this.lastSlotWriteAt, at, force)) return;
     try {
       await this.writeBlock(me + 1, encodeSlot(this.hostIds, slot));
       this.seq += 1;
-      this.lastWritten = this.slotText(slot);
+      this.lastWritten = slotContent(slot);
       this.lastSlotWriteAt = at;
       this.obs.ownWriteOkAt = this.now();
       this.obs.ioFailing = false;
@@ -310,16 +293,13 @@ export class XhadStack implements ClusterStack {
   }
 
   private message(): HbMessage {
-    return {
-      from: this.cfg.me, generation: this.cfg.generation, state: this.leaving ? 'left' : this.st.mode === 'online' ? 'online' : 'joining',
-      sfAccess: this.view.sfAccess, liveset: this.st.liveset,
-    };
+    return heartbeatOf(this.cfg, this.st, this.view, this.leaving);
   }
 
   /** Heartbeats every t1, and at once when statefile access changes (survival rule 2 needs to know). */
   private maybeBeat(force = false): void {
     const at = this.now();
-    if (!force && at - this.lastBeatAt < this.ctx.timeouts.heartbeatIntervalMs && this.lastBeatAccess === this.view.sfAccess) return;
+    if (!beatDue(this.ctx.timeouts, this.view, this.lastBeatAt, this.lastBeatAccess, at, force)) return;
     this.lastBeatAt = at;
     this.lastBeatAccess = this.view.sfAccess;
     const msg = this.message();
@@ -333,9 +313,8 @@ export class XhadStack implements ClusterStack {
   }
 
   receive(message: unknown): void {
-    const m = message as HbMessage;
-    if (!this.running || this.frozen || typeof m?.from !== 'string' || m.generation !== this.cfg.generation || !this.hostIds.includes(m.from)) return;
-    this.obs.hb[m.from] = { at: this.now(), msg: m };
+    if (!this.running || this.frozen) return;
+    observeHeartbeat(this.cfg, this.obs, message, this.now());
   }
 
   async leave(): Promise<void> {

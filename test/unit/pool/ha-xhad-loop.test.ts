@@ -1,0 +1,94 @@
+// xhad's loop bookkeeping (xhad-loop.ts), shared by the shell and the simulator, and the boot-join
+// rule the pool-ha simulator profile broke (seed 438): a host whose first statefile reads hung must
+// read for a statefile timeout before it takes slots it sees for the first time as dead.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { deriveTimeouts } from '../../../src/hook-libs/pool/ha/timeouts.ts';
+import {
+  beatDue, emptyObservations, observeHeartbeat, observeRead, slotContent, slotWriteDue, watchdogExpired,
+} from '../../../src/hook-libs/pool/ha/xhad/xhad-loop.ts';
+import { initialState, step, type Slot, type XhadConfig } from '../../../src/hook-libs/pool/ha/xhad/xhad-machine.ts';
+
+const t = deriveTimeouts(4000);
+const cfg = (me: string): XhadConfig => ({ me, hosts: ['a', 'b', 'c'], generation: 'g1', timeouts: t });
+const slot = (host: string, seq: number, over: Partial<Slot> = {}): Slot => ({
+  host, generation: 'g1', seq, state: 'online', hb: ['a', 'b', 'c'], sf: ['a', 'b', 'c'], liveset: ['b', 'c'], requesting: false, grant: null, ...over,
+});
+
+test('a statefile read: a first sight of a slot is no sign of life, a changed seq is; torn, foreign and own slots are skipped', { timeout: 10_000 }, () => {
+  const obs = emptyObservations();
+  observeRead(cfg('a'), obs, { state: 'active', generation: 'g1' }, [slot('a', 9), slot('b', 1), undefined], 100);
+  assert.equal(obs.firstReadOkAt, 100);
+  assert.equal(obs.ownReadOkAt, 100);
+  assert.equal(obs.slots['a'], undefined, 'own slot not observed');
+  assert.equal(obs.slots['b']?.changedAt, -Infinity);
+  observeRead(cfg('a'), obs, undefined, [undefined, slot('b', 1), slot('b', 5)], 200);
+  assert.equal(obs.slots['b']?.changedAt, -Infinity, 'same seq: no change');
+  assert.equal(obs.slots['c'], undefined, "a slot naming another host in c's place is ignored");
+  assert.deepEqual(obs.header, { state: 'active', generation: 'g1' }, 'an undecodable header keeps the last one');
+  observeRead(cfg('a'), obs, undefined, [undefined, slot('b', 2), undefined], 300);
+  assert.equal(obs.slots['b']?.changedAt, 300);
+  assert.equal(obs.firstReadOkAt, 100, 'the first read stays the first');
+});
+
+test('heartbeats: only members of this generation, never our own', { timeout: 10_000 }, () => {
+  const obs = emptyObservations();
+  const msg = (from: string, generation = 'g1') => ({ from, generation, state: 'online', sfAccess: true, liveset: [] });
+  assert.equal(observeHeartbeat(cfg('a'), obs, msg('b'), 5), true);
+  assert.equal(observeHeartbeat(cfg('a'), obs, msg('b', 'g0'), 6), false);
+  assert.equal(observeHeartbeat(cfg('a'), obs, msg('z'), 6), false);
+  assert.equal(observeHeartbeat(cfg('a'), obs, msg('a'), 6), false);
+  assert.equal(observeHeartbeat(cfg('a'), obs, { nonsense: true }, 6), false);
+  assert.deepEqual(Object.keys(obs.hb), ['b']);
+  assert.equal(obs.hb['b']?.at, 5);
+});
+
+test('when to write the slot, beat, and fence on a stalled loop', { timeout: 10_000 }, () => {
+  const s = slot('a', 3);
+  const content = slotContent(s);
+  assert.equal(slotContent({ ...s, seq: 99 }), content, 'the seq is not content');
+  assert.equal(slotWriteDue(t, s, content, 1000, 1000 + t.statefileIntervalMs - 1), false);
+  assert.equal(slotWriteDue(t, s, content, 1000, 1000 + t.statefileIntervalMs), true, 'interval');
+  assert.equal(slotWriteDue(t, { ...s, requesting: true }, content, 1000, 1001), true, 'changed');
+  assert.equal(slotWriteDue(t, s, content, 1000, 1001, true), true, 'forced');
+  const view = { hbd: ['a'], sfd: ['a'], sfAccess: true };
+  assert.equal(beatDue(t, view, 1000, true, 1001), false);
+  assert.equal(beatDue(t, view, 1000, false, 1001), true, 'statefile access changed');
+  assert.equal(beatDue(t, view, 1000, true, 1000 + t.heartbeatIntervalMs), true);
+  assert.equal(watchdogExpired(t, 'online', undefined, 1e9), undefined, 'never ticked');
+  assert.equal(watchdogExpired(t, 'joining', 0, 1e9), undefined, 'only an online host fences');
+  assert.equal(watchdogExpired(t, 'online', 0, t.heartbeatWatchdogMs), undefined);
+  assert.match(watchdogExpired(t, 'online', 0, t.heartbeatWatchdogMs + 1) ?? '', /stalled for 4001 ms/);
+});
+
+test('boot join (sim pool-ha seed 438): statefile reads that only just started do not let a host form alone', { timeout: 10_000 }, () => {
+  // a booted at 0 but its statefile I/O hung until 4.5 s; b and c are online, writing their slots,
+  // and a cannot hear them (partitioned). Their slots are first seen at 4.5 s.
+  const c = cfg('a');
+  let st = initialState('boot', 0, true);
+  const obs = emptyObservations();
+  let seq = 10;
+  const read = (at: number) => {
+    seq += 1;
+    observeRead(c, obs, { state: 'active', generation: 'g1' }, [undefined, slot('b', seq), slot('c', seq)], at);
+    obs.ownWriteOkAt = at;
+  };
+  read(4500);
+  let r = step(c, st, obs, 4600);
+  assert.equal(r.state.mode, 'joining', 'at 4.6 s (past T since boot) the live slots were never seen to change: wait');
+  st = r.state;
+  for (let at = 4900; at <= 9000; at += 400) {
+    read(at);
+    r = step(c, st, obs, at);
+    st = r.state;
+    assert.equal(st.mode, 'joining', `at ${at} ms: b and c are online and do not admit a`);
+  }
+  // Once b and c are really dead (their slots stop changing), a forms after a statefile timeout.
+  for (let at = 9400; at <= 9400 + t.statefileTimeoutMs + 400; at += 400) {
+    observeRead(c, obs, undefined, [undefined, slot('b', seq, { state: 'left' }), slot('c', seq)], at);
+    obs.ownWriteOkAt = at;
+    st = step(c, st, obs, at).state;
+  }
+  assert.equal(st.mode, 'online');
+  assert.deepEqual(st.liveset, ['a']);
+});
