@@ -1,9 +1,12 @@
+import { fileURLToPath } from 'node:url';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import assert from 'node:assert/strict';
 import { freePorts, keaCommand, startMembers, waitFor } from '../helpers/liveset.ts';
 import { kea, TIMERS, type PoolCluster } from './pool-helpers.ts';
+
+const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
 
 /** T for the HA tests: small (allowed under testing) but well above scheduling noise on a loaded box. */
 export const T_SECONDS = 4;
@@ -25,6 +28,8 @@ export async function startHaPool(
     extra?: Record<string, unknown>;
     /** Make the heartbeat SR an `etcd` SR naming these client URLs (the etcd stack) instead of a `file` SR. */
     etcd?: { endpoints: readonly string[]; prefix?: string };
+    /** Further hook libraries after the pool (paths relative to test/fixtures, the hooks directory). */
+    libraries?: readonly { library: string; parameters?: unknown }[];
   } = {},
 ): Promise<HaPool> {
   const names = ['host1', 'host2', 'host3'].slice(0, n);
@@ -34,7 +39,7 @@ export async function startHaPool(
   mkdirSync(statefileDir);
   const urls = new Map(names.map((nm, i) => [nm, `http://127.0.0.1:${ports[i]}/`]));
   const config = {
-    server: { 'data-dir': join(dataRoot, '${server}') },
+    server: { 'data-dir': join(dataRoot, '${server}'), ...(opts.libraries ? { 'hooks-directory': FIXTURES } : {}) },
     logging: { level: 'info', format: 'json' },
     testing: { 'fault-injection': true },
     'hooks-libraries': [{
@@ -46,7 +51,7 @@ export async function startHaPool(
         ...TIMERS, 'assumed-dead-interval': 3000,
         ...opts.extra,
       },
-    }],
+    }, ...(opts.libraries ?? []).map((l) => ({ ...l, library: join(FIXTURES, l.library) }))],
   };
   const { servers: hosts, stopAll } = await startMembers(config, names, () => rmSync(dataRoot, { recursive: true, force: true }));
   const url = (nm: string) => urls.get(nm) as string;
