@@ -2,11 +2,13 @@
 // while restarts are held back with pool.ha_prevent_restarts_for; once the hold ends, the protected
 // VM runs on a survivor, the best-effort one after it, the unprotected one stays Halted, and a
 // protected VM whose restart a library's `ha_vm_restart` callout refuses is reported
-// (HA_PROTECTED_VM_RESTART_FAILED). The callout sees every restart with its priority.
+// (HA_PROTECTED_VM_RESTART_FAILED). The callout sees every restart with its priority. Then admission
+// control on the two survivors: a start that would leave no failover plan is refused, and allowed
+// once overcommit is.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { waitFor } from '../helpers/liveset.ts';
-import { kea } from './pool-helpers.ts';
+import { errorOf, kea } from './pool-helpers.ts';
 import { enableHa, haStatus, startHaPool, T_SECONDS } from './pool-ha-helpers.ts';
 
 const T_MS = T_SECONDS * 1000;
@@ -65,4 +67,27 @@ test('HA restarts: held back, then protected before best-effort, unprotected lef
   assert.equal(seen.get('best')?.priority, 'best-effort');
   assert.equal(seen.get('refused')?.refused, true);
   assert.equal(seen.has('plain'), false);
+
+  // ---- admission control with host3 down: two hosts of 8 GiB, tolerate one failure ----
+  const poolRef = ((await kea(m1, 'pool.get_all')).arguments as string[])[0]!;
+  assert.equal((await kea(m1, 'pool.set_ha_host_failures_to_tolerate', { self: poolRef, value: 1 })).result, 0);
+  const GiB = 1024 * MiB;
+  const big = async (name: string) => {
+    const a = await kea(m1, 'VM.create', { args: { name_label: name, memory_static_max: 6 * GiB, ha_restart_priority: 'restart' } });
+    assert.equal(a.result, 0, a.text);
+    return a.arguments as string;
+  };
+  // 6 GiB on host1 is fine: host2 (at most 0.5 GiB in use) could take it over.
+  const h1 = await big('big-1');
+  assert.equal((await kea(m1, 'VM.start_on', { vm: h1, host: refs['host1'], start_paused: false })).result, 0);
+  // 6 more on host2 fits in memory, but then neither host could take the other's: refused.
+  const h2 = await big('big-2');
+  assert.deepEqual(errorOf(await kea(m1, 'VM.start_on', { vm: h2, host: refs['host2'], start_paused: false })), { error: 'HA_OPERATION_WOULD_BREAK_FAILOVER_PLAN', params: [] });
+  assert.notEqual((await record('protected')).power_state, 'Halted', 'the refusal changed nothing');
+  assert.equal(((await kea(m1, 'VM.get_record', { self: h2 })).arguments as { power_state: string }).power_state, 'Halted');
+  // With overcommit allowed the operator may go ahead; the pool says it is overcommitted.
+  assert.equal((await kea(m1, 'pool.set_ha_allow_overcommit', { self: poolRef, value: true })).result, 0);
+  assert.equal((await kea(m1, 'VM.start_on', { vm: h2, host: refs['host2'], start_paused: false })).result, 0);
+  await waitFor(async () => ((await kea(m1, 'pool.get_record', { self: poolRef })).arguments as { ha_overcommitted: boolean }).ha_overcommitted === true,
+    { timeoutMs: 20_000, what: 'pool.ha_overcommitted' });
 });
