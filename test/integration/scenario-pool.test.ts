@@ -21,6 +21,10 @@ describe('example pool scenarios through `liveset scenario`', () => {
     withStatefileDir(t);
     return runExample(t, 'pool-ha-failover.yaml');
   });
+  it('HA: a dead host\'s protected VM is restarted, then the best-effort one; the unprotected one stays down', (t) => {
+    withStatefileDir(t);
+    return runExample(t, 'pool-ha-restart.yaml');
+  });
   it('HA: a host partitioned from two fences itself', (t) => {
     withStatefileDir(t);
     return runExample(t, 'pool-ha-fence.yaml');
