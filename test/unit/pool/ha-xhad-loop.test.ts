@@ -92,3 +92,28 @@ test('boot join (sim pool-ha seed 438): statefile reads that only just started d
   assert.equal(st.mode, 'online');
   assert.deepEqual(st.liveset, ['a']);
 });
+
+test('boot join (sim pool-ha seed 1309): a host heard online on the network keeps a booting host from forming alone, though its slot looks dead', { timeout: 10_000 }, () => {
+  // b holds a liveset of itself on survival rule 2 (it lost the statefile, so its slot stopped
+  // changing); a boots with the statefile and hears b's heartbeats saying it is online.
+  const c: XhadConfig = { me: 'a', hosts: ['a', 'b'], generation: 'g1', timeouts: t };
+  let st = initialState('boot', 0, true);
+  const obs = emptyObservations();
+  const b = slot('b', 7, { liveset: ['b'] });
+  for (let at = 100; at <= 100 + 3 * t.statefileTimeoutMs; at += 400) {
+    observeRead(c, obs, { state: 'active', generation: 'g1' }, [undefined, b], at);
+    obs.ownWriteOkAt = at;
+    observeHeartbeat(c, obs, { from: 'b', generation: 'g1', state: 'online', sfAccess: false, liveset: ['b'] }, at);
+    st = step(c, st, obs, at).state;
+    assert.equal(st.mode, 'joining', `at ${at} ms a waits for b to admit it`);
+  }
+  // b goes quiet on the network too (dead): a forms once b's heartbeats are older than T.
+  const quiet = 100 + 3 * t.statefileTimeoutMs;
+  for (let at = quiet + 400; at <= quiet + t.heartbeatTimeoutMs + 800; at += 400) {
+    observeRead(c, obs, undefined, [undefined, b], at);
+    obs.ownWriteOkAt = at;
+    st = step(c, st, obs, at).state;
+  }
+  assert.equal(st.mode, 'online');
+  assert.deepEqual(st.liveset, ['a']);
+});

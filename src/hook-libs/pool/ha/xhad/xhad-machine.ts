@@ -294,7 +294,10 @@ function stepJoining(cfg: XhadConfig, st: XhadState, obs: Observations, view: Vi
     // a statefile timeout of reading it, not merely of trying (a host whose first reads hung
     // would otherwise take every slot it sees for the first time as dead and form alone).
     const readingSince = Math.max(st.joinStartedAt, obs.firstReadOkAt ?? at);
-    if (members.length === 0 && at - readingSince >= t.statefileTimeoutMs) {
+    // Nor while a host heard on the network says it is online: it holds a liveset (perhaps on
+    // survival rule 2, without the statefile, so its slot looks dead) and must admit us.
+    const onlineOnNet = view.hbd.some((h) => h !== cfg.me && obs.hb[h]?.msg.state === 'online');
+    if (members.length === 0 && !onlineOnNet && at - readingSince >= t.statefileTimeoutMs) {
       const w = partitionWinner(cfg, obs, view);
       if (w && (w.winner === cfg.me || (w.partition.includes(cfg.me) && view.hbd.includes(w.winner)))) return joined(w.partition);
     }
@@ -314,8 +317,14 @@ function stepOnline(cfg: XhadConfig, st: XhadState, obs: Observations, view: Vie
     return { state: { ...st, mode: 'stopped', requesting: false }, view, verdict, decisions: [{ kind: 'fence', reason }] };
   }
   if (verdict.kind === 'survive' && view.sfAccess) {
-    // Hosts silent on both channels are dead (a loser has fenced before its slot went stale).
-    liveset = liveset.filter((h) => h === cfg.me || view.hbd.includes(h) || view.sfd.includes(h));
+    // Hosts silent on both channels are dead (a loser has fenced before its slot went stale) —
+    // once this host has watched both channels for their timeouts: a host that has just booted
+    // and joined has not yet heard every live member, and sees every slot for the first time.
+    const watching = Math.max(st.joinStartedAt, obs.firstReadOkAt ?? at);
+    const t = cfg.timeouts;
+    if (at - watching >= Math.max(t.heartbeatTimeoutMs, t.statefileTimeoutMs)) {
+      liveset = liveset.filter((h) => h === cfg.me || view.hbd.includes(h) || view.sfd.includes(h));
+    }
     // Admit joiners visible on both channels.
     for (const h of view.hbd) {
       const s = slotOf(obs, h);
