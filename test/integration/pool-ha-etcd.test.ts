@@ -9,22 +9,13 @@ import assert from 'node:assert/strict';
 import { waitFor } from '../helpers/liveset.ts';
 import { EtcdCluster, etcdMissing } from '../helpers/etcd-cluster.ts';
 import { errorOf, kea, watchMasters } from './pool-helpers.ts';
-import { actingMasters, haStatus, startHaPool, T_SECONDS, type HaPool } from './pool-ha-helpers.ts';
+import { actingMasters, haStatus, startHaPool, T_SECONDS, type HaPool, exitCode } from './pool-ha-helpers.ts';
 
 const T_MS = T_SECONDS * 1000;
 /** The lease TTL the stack derives from T (whole seconds). */
 const TTL_MS = T_MS;
 /** Scheduling slack for a loaded two-core machine on top of the bounds the issue sets. */
 const SLACK_MS = 3000;
-
-async function exitCode(h: { exited(): Promise<number | string | null>; logs(): string }, ms: number): Promise<number | string | null> {
-  const code = await Promise.race([h.exited(), new Promise<string>((r) => setTimeout(() => r('still running'), ms))]);
-  if (code === 'still running') {
-    const lines = h.logs().split('\n').filter((l) => /POOL_HA|HA_|POOL_ETCD|POOL_MASTER/.test(l)).slice(-15);
-    assert.fail(`still running after ${ms} ms; last HA log lines:\n${lines.join('\n')}`);
-  }
-  return code;
-}
 
 /** The hosts that hold the etcd master lock by their own account (i_am_master). */
 async function lockHolders(pool: HaPool, names: readonly string[]): Promise<string[]> {

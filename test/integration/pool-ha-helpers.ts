@@ -108,3 +108,18 @@ export async function actingMasters(pool: HaPool, names = pool.names): Promise<s
   const views = await Promise.all(names.map(async (n) => [n, await pool.status(n)] as const));
   return views.filter(([, s]) => s?.['role'] === 'master').map(([n]) => n);
 }
+
+/**
+ * Waits (bounded) for a host's process to exit and returns its code; on timeout the failure shows
+ * its last HA log lines.
+ */
+export async function exitCode(h: { exited(): Promise<number | string | null>; logs(): string }, ms: number): Promise<number | string | null> {
+  let timer: NodeJS.Timeout | undefined;
+  const code = await Promise.race([h.exited(), new Promise<string>((r) => (timer = setTimeout(() => r('still running'), ms)))]);
+  clearTimeout(timer);
+  if (code === 'still running') {
+    const lines = h.logs().split('\n').filter((l) => /POOL_HA|HA_|POOL_ETCD|POOL_ROLE|POOL_MASTER/.test(l)).slice(-15);
+    assert.fail(`still running after ${ms} ms; last HA log lines:\n${lines.join('\n')}`);
+  }
+  return code;
+}

@@ -6,19 +6,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { waitFor } from '../helpers/liveset.ts';
 import { errorOf, kea, watchMasters } from './pool-helpers.ts';
-import { actingMasters, enableHa, haStatus, startHaPool, T_SECONDS } from './pool-ha-helpers.ts';
+import { actingMasters, enableHa, haStatus, startHaPool, T_SECONDS, exitCode } from './pool-ha-helpers.ts';
 
 const T_MS = T_SECONDS * 1000;
-
-/** Waits (bounded) for a host's process to exit; on timeout the failure shows its HA log lines. */
-async function exitCode(h: { exited(): Promise<number | string | null>; logs(): string }, ms: number): Promise<number | string | null> {
-  const code = await Promise.race([h.exited(), new Promise<string>((r) => setTimeout(() => r('still running'), ms))]);
-  if (code === 'still running') {
-    const lines = h.logs().split('\n').filter((l) => /POOL_HA|HA_|POOL_ROLE|POOL_MASTER/.test(l)).slice(-15);
-    assert.fail(`still running after ${ms} ms; last HA log lines:\n${lines.join('\n')}`);
-  }
-  return code;
-}
 
 test('pool HA with two hosts: split, statefile losses, watchdog, fence loop', { timeout: 420_000 }, async (t) => {
   // Fence-loop protection after 3 fences within 10 minutes.

@@ -109,21 +109,17 @@ export class EtcdStack implements ClusterStack {
     return new CommandError('HA_HOST_CANNOT_ACCESS_STATEFILE', [], `cannot reach etcd at ${this.connection.endpoints.join(',')}: ${(err as Error).message ?? String(err)}`);
   }
 
-  /** A short-lived client for the calls made while this host has no session (enable's early phases). */
-  private async withClient<T>(fn: (session: EtcdSession | undefined, put: (state: 'init' | 'active' | 'invalid') => Promise<void>) => Promise<T>): Promise<T> {
+  /**
+   * Writes the pool-wide HA state key, through the session when this host has one, else through a
+   * short-lived client (enable's early phases). `invalid` names this host, the one that disabled HA.
+   */
+  private async putPoolState(state: 'init' | 'active' | 'invalid'): Promise<void> {
     if (this.cut) throw this.unreachable(new Error('etcd cut off (testing fault)'));
-    if (this.session !== undefined) {
-      const s = this.session;
-      return fn(s, (state) => s.setPoolState({ state, generation: this.ctx.generation, ...(state === 'invalid' ? { master: this.ctx.me.uuid } : {}) }));
-    }
+    const value = { state, generation: this.ctx.generation, ...(state === 'invalid' ? { master: this.ctx.me.uuid } : {}) };
+    if (this.session !== undefined) return this.session.setPoolState(value);
     const client = await openEtcd(this.connection);
     try {
-      return await fn(undefined, async (state) => {
-        await client
-          .put(`${this.connection.prefix}/state`)
-          .value(JSON.stringify({ state, generation: this.ctx.generation, ...(state === 'invalid' ? { master: this.ctx.me.uuid } : {}) }))
-          .exec();
-      });
+      await client.put(`${this.connection.prefix}/state`).value(JSON.stringify(value)).exec();
     } finally {
       client.close();
     }
@@ -144,17 +140,17 @@ export class EtcdStack implements ClusterStack {
   }
 
   async initialise(): Promise<void> {
-    await this.withClient((_s, put) => put('init')).catch((err) => {
+    await this.putPoolState('init').catch((err) => {
       throw err instanceof CommandError ? err : this.unreachable(err);
     });
   }
 
   async activate(): Promise<void> {
-    await this.withClient((_s, put) => put('active'));
+    await this.putPoolState('active');
   }
 
   async invalidate(): Promise<void> {
-    await this.withClient((_s, put) => put('invalid'));
+    await this.putPoolState('invalid');
   }
 
   /** Who disabled HA, as the invalid state key says: the pool master the other hosts follow. */

@@ -32,7 +32,8 @@ export class EtcdStore implements Store {
   readonly snapshot: unknown;
   readonly records: readonly unknown[];
   private nextSeq: number;
-  private queue: { kind: 'append' | 'snapshot'; value: unknown; resolve: () => void; reject: (e: Error) => void }[] = [];
+  /** Each record is serialised once, when queued: the batch's size check and its put use the same text. */
+  private queue: { kind: 'append' | 'snapshot'; value: unknown; text: string; resolve: () => void; reject: (e: Error) => void }[] = [];
   private flushing = false;
   private closed = false;
 
@@ -91,7 +92,7 @@ export class EtcdStore implements Store {
   private enqueue(kind: 'append' | 'snapshot', value: unknown): Promise<void> {
     if (this.closed) return Promise.reject(new Error('pool database store closed'));
     return new Promise((resolve, reject) => {
-      this.queue.push({ kind, value, resolve, reject });
+      this.queue.push({ kind, value, text: JSON.stringify(value), resolve, reject });
       if (!this.flushing) void this.flush();
     });
   }
@@ -120,7 +121,7 @@ export class EtcdStore implements Store {
     let n = 0;
     let bytes = 0;
     while (n < this.queue.length && n < MAX_OPS_PER_TXN && this.queue[n]!.kind === 'append') {
-      bytes += JSON.stringify(this.queue[n]!.value).length;
+      bytes += this.queue[n]!.text.length;
       if (n > 0 && bytes > MAX_TXN_BYTES) break;
       n++;
     }
@@ -133,14 +134,14 @@ export class EtcdStore implements Store {
     const ops = [];
     let seq = this.nextSeq;
     if (batch[0]!.kind === 'snapshot') {
-      const text = JSON.stringify({ seq: seq - 1, state: batch[0]!.value });
+      const text = `{"seq":${seq - 1},"state":${batch[0]!.text}}`;
       if (text.length > MAX_TXN_BYTES) {
         throw new Error(`pool database snapshot is ${text.length} bytes, above etcd's request limit (${MAX_TXN_BYTES}); raise --max-request-bytes on the etcd members`);
       }
       ops.push(this.client.put(`${this.base}snapshot`).value(text));
       ops.push(this.client.delete().prefix(`${this.base}log/`));
     } else {
-      for (const w of batch) ops.push(this.client.put(`${this.base}log/${String(seq++).padStart(16, '0')}`).value(JSON.stringify(w.value)));
+      for (const w of batch) ops.push(this.client.put(`${this.base}log/${String(seq++).padStart(16, '0')}`).value(w.text));
     }
     const res = await this.client.if(lock.key, 'Create', '==', lock.createRevision).then(...ops).commit();
     if (!res.succeeded) {
