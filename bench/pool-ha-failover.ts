@@ -9,7 +9,7 @@ export interface PoolHaFailoverOptions {
   readonly timings: readonly { readonly tSeconds: number; readonly kills: number; readonly stack?: 'xhad' | 'etcd' }[];
 }
 
-async function status(pool: HaPool, name: string): Promise<Record<string, any> | undefined> {
+export async function status(pool: HaPool, name: string): Promise<Record<string, any> | undefined> {
   try {
     const a = await keaCommand(pool.url(name), 'host.local_status', undefined, { timeoutMs: 1000 });
     return a.result === 0 ? a.arguments : undefined;
@@ -19,7 +19,7 @@ async function status(pool: HaPool, name: string): Promise<Record<string, any> |
 }
 
 /** The one host every live host follows as master, or undefined. */
-async function agreedMaster(pool: HaPool, up: readonly string[]): Promise<string | undefined> {
+export async function agreedMaster(pool: HaPool, up: readonly string[]): Promise<string | undefined> {
   const views = await Promise.all(up.map(async (n) => [n, await status(pool, n)] as const));
   const masters = views.filter(([, s]) => s?.['role'] === 'master');
   if (masters.length !== 1 || views.some(([, s]) => s === undefined)) return undefined;

@@ -11,6 +11,7 @@ import { markdownTable, textTable, type Row } from './lib/report.ts';
 import { memory } from './memory.ts';
 import { planner, type PlannerOptions } from './planner.ts';
 import { poolHaFailover, type PoolHaFailoverOptions } from './pool-ha-failover.ts';
+import { poolHaRestart, type PoolHaRestartOptions } from './pool-ha-restart.ts';
 import { profileBaseline, profileControlChannel, profileHeartbeats, profileMarkdown } from './profile.ts';
 import { redo, type RedoOptions } from './redo.ts';
 import { startup, type StartupOptions } from './startup.ts';
@@ -61,6 +62,7 @@ interface Plan {
   startup: StartupOptions;
   planner: PlannerOptions;
   poolHa: PoolHaFailoverOptions;
+  poolHaRestart: PoolHaRestartOptions;
   etcdStore: EtcdStoreOptions;
   memorySettleMs: number;
   profileMs: number;
@@ -74,6 +76,7 @@ const plan: Plan = quick
       startup: { runs: 3 },
       planner: { hosts: [16, 64], vms: [1000], failures: [1, 3], reps: 1 },
       poolHa: { timings: [{ tSeconds: 3, kills: 2 }, { tSeconds: 2, kills: 2, stack: 'etcd' }] },
+      poolHaRestart: { timings: [{ tSeconds: 3, kills: 2, masterKills: 1 }], protectedVms: 8, bestEffortVms: 4 },
       etcdStore: { writers: [1, 64], durationMs: 1000 },
       memorySettleMs: 500,
       profileMs: 0,
@@ -91,6 +94,7 @@ const plan: Plan = quick
       startup: { runs: 10 },
       planner: { hosts: [16, 32, 64], vms: [1000, 5000], failures: [1, 2, 3], reps: 5 },
       poolHa: { timings: [{ tSeconds: 3, kills: 10 }, { tSeconds: 10, kills: 10 }, { tSeconds: 2, kills: 10, stack: 'etcd' }, { tSeconds: 5, kills: 10, stack: 'etcd' }] },
+      poolHaRestart: { timings: [{ tSeconds: 3, kills: 10, masterKills: 10 }, { tSeconds: 10, kills: 10, masterKills: 0 }], protectedVms: 8, bestEffortVms: 4 },
       etcdStore: { writers: [1, 16, 64], durationMs: 3000 },
       memorySettleMs: 2000,
       profileMs: 5000,
@@ -142,10 +146,11 @@ if (!saved) try {
   const rd = await section('redo log', () => redo(plan.redo));
   const pl = await section('failover planner', () => planner(plan.planner));
   const ph = await section('pool HA failover', () => poolHaFailover(plan.poolHa));
+  const pr = await section('pool HA restarts', () => poolHaRestart(plan.poolHaRestart));
   const es = await section('etcd stack', () => etcdStore(plan.etcdStore));
   const mem = await section('memory', () => memory(plan.memorySettleMs, { rss: fi?.masterRssMiB ?? NaN, baseRss: fi?.baseRssMiB ?? NaN, hosts: fi?.hosts ?? 0 }));
   const su = await section('start-up', () => startup(plan.startup));
-  for (const s of [tp, fo, fi, rd, pl, ph, es, mem, su]) if (s) (rows.push(...s.rows), notes.push(...s.notes));
+  for (const s of [tp, fo, fi, rd, pl, ph, pr, es, mem, su]) if (s) (rows.push(...s.rows), notes.push(...s.notes));
   const recoveryProfile = rd?.profile;
 
   if (plan.profileMs > 0 && !values['no-profile']) {
