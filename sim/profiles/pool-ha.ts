@@ -2,7 +2,7 @@ import type { Timer } from '../../src/core/clock.ts';
 import type { LibraryHandle } from '../../src/core/hooks/hook-library.ts';
 import { deriveTimeouts, type HaTimeouts } from '../../src/hook-libs/pool/ha/timeouts.ts';
 import {
-  beatDue, emptyObservations, heartbeatOf, observeHeartbeat, observeRead, slotContent, slotWriteDue, watchdogExpired, type LoopObservations,
+  beatDue, emptyObservations, heartbeatOf, mayWriteSlot, observeHeartbeat, observeRead, slotContent, slotWriteDue, watchdogExpired, type LoopObservations,
 } from '../../src/hook-libs/pool/ha/xhad/xhad-loop.ts';
 import {
   holdsMaster, initialState, slotFor, step, type Header, type Slot, type View, type XhadConfig, type XhadState,
@@ -106,7 +106,7 @@ interface PoolHaVariant {
  * xhad on one simulated host, as the shell (xhad-stack.ts) runs it: one tick every tickMs reads
  * the statefile, steps the pure machine, writes the own slot and sends heartbeats
  * (`host.ha_heartbeat`, answered and ignored like any peer call); a watchdog fences when the loop
- * stalls; a fence writes a last 'left' slot and the process exits a little later. Every delay
+ * stalls; a fence writes a last 'fenced' slot and the process exits a little later. Every delay
  * the host waits for goes through `later`, so a frozen host does nothing until it thaws.
  */
 class XhadNode {
@@ -124,7 +124,7 @@ class XhadNode {
   running = true;
   armed = false;
   fenced: string | undefined;
-  private leaving = false;
+  private gone: 'fenced' | undefined;
   private readonly beating = new Set<string>();
   private readonly timers: Timer[] = [];
   /** What the host did after it fenced (must stay empty). */
@@ -262,7 +262,7 @@ class XhadNode {
     this.fenced = reason;
     this.mem.fences++;
     this.halt();
-    this.leaving = true;
+    this.gone = 'fenced';
     void this.maybeWriteSlot(true).catch(() => undefined);
     this.later(this.v.fenceExitMs, () => this.onFenceExit(this));
   }
@@ -274,9 +274,9 @@ class XhadNode {
 
   private async maybeWriteSlot(force = false): Promise<void> {
     const at = this.now();
-    const slot = slotFor(this.cfg, this.st, this.view, this.seq + 1, this.leaving);
-    if (!slotWriteDue(this.v.t, slot, this.lastContent, this.lastWriteAt, at, force)) return;
-    if (this.fenced !== undefined && slot.state !== 'left') this.afterFence.push(`wrote a ${slot.state} slot`);
+    const slot = slotFor(this.cfg, this.st, this.view, this.seq + 1, this.gone);
+    if (!mayWriteSlot(this.obs) || !slotWriteDue(this.v.t, slot, this.lastContent, this.lastWriteAt, at, force)) return;
+    if (this.fenced !== undefined && slot.state !== 'fenced') this.afterFence.push(`wrote a ${slot.state} slot`);
     let lands = true;
     if (this.host.crashOnWrite) {
       // The crash armed for "the next write" hits with this write in flight: it may or may not land.
@@ -301,7 +301,7 @@ class XhadNode {
     if (this.fenced !== undefined) this.afterFence.push('sent a heartbeat');
     this.lastBeatAt = at;
     this.lastBeatAccess = this.view.sfAccess;
-    const message = heartbeatOf(this.cfg, this.st, this.view, this.leaving);
+    const message = heartbeatOf(this.cfg, this.st, this.view, this.gone);
     for (const peer of this.cfg.hosts) {
       if (peer === this.cfg.me || this.beating.has(peer)) continue;
       this.beating.add(peer);
@@ -329,7 +329,7 @@ class XhadNode {
  * bookkeeping the shell runs (xhad-loop.ts) against a shared statefile and the simulated network,
  * under crashes, partitions, a lossy network, hosts cut off the storage and frozen hosts. Checked
  * after every step: never two hosts acting as master; a fenced host does nothing (no slot but its
- * last 'left' one, no heartbeat, no mastership) until its process exits and the host reboots.
+ * last 'fenced' one, no heartbeat, no mastership) until its process exits and the host reboots.
  */
 export const poolHaProfile: Profile = {
   name: 'pool-ha',

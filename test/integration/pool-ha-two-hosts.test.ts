@@ -1,7 +1,8 @@
 // Pool HA on two real processes sharing a statefile directory: the semi-deterministic two-host
 // rule made visible and obeyed on a split, the statefile lost on every host (survival rule 2,
-// nobody fences) and on one host only (it fences), the watchdog fencing a frozen host, and
-// fence-loop protection. A watcher polls both hosts throughout: never two masters.
+// nobody fences; HA disabled without it, then enabled again) and on one host only (it fences), the
+// watchdog fencing a frozen host, fence-loop protection, and a lone survivor fencing when it loses
+// the statefile while the other host is out of its liveset but not excluded. A watcher polls both hosts throughout: never two masters.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { waitFor } from '../helpers/liveset.ts';
@@ -45,9 +46,18 @@ test('pool HA with two hosts: split, statefile losses, watchdog, fence loop', { 
   assert.equal(h1.pid !== undefined && (await pool.status('host1')) !== undefined, true, 'host1 still runs');
   assert.ok(await pool.status('host2'), 'host2 still runs');
   assert.match(h1.logs(), /"msgId":"HA_STATEFILE_LOST"/);
-  for (const n of pool.names) await kea(pool.url(n), 'host.ha_fault', { fault: 'medium-heal' });
-  await waitFor(async () => (await haStatus(pool, 'host1'))?.['statefile_lost'] === false && (await haStatus(pool, 'host1'))?.['i_am_master'] === true,
-    { timeoutMs: T_MS * 2, what: 'statefile back' });
+
+  // ---- disable without the statefile: nobody reaches it, so the master disables the other way
+  // (failover decisions off, disarm, stop) and both hosts are released; then enable again ----
+  assert.equal((await kea(pool.url('host1'), 'pool.disable_ha')).result, 0);
+  assert.match(h1.logs(), /"msgId":"POOL_HA_DISABLE_PATH","path":"no-statefile"/);
+  for (const n of pool.names) await waitFor(async () => (await haStatus(pool, n))?.['armed'] === false, { timeoutMs: 20_000, what: `${n} disarmed` });
+  for (const n of pool.names) await kea(pool.url(n), 'host.ha_fault', { fault: 'medium-heal' }).catch(() => undefined);
+  await waitFor(async () => (await kea(pool.url('host1'), 'pool.enable_ha', { heartbeat_srs: [pool.srRef], configuration: { timeout: '4' } })).result === 0,
+    { timeoutMs: 30_000, intervalMs: 500, what: 'enable again' });
+  await waitFor(async () => (await haStatus(pool, 'host1'))?.['statefile_lost'] === false && (await haStatus(pool, 'host1'))?.['i_am_master'] === true &&
+    ((await haStatus(pool, 'host2'))?.['liveset'] as string[] | undefined)?.length === 2,
+  { timeoutMs: T_MS * 2, what: 'HA enabled again with the statefile back' });
   assert.equal((await kea(pool.url('host1'), 'VM.create', { args: { name_label: 'redo-back', memory_static_max: 1024 } })).result, 0);
 
   // ---- the watchdog fences a host whose loops are frozen (the master here); host2 takes over ----
@@ -85,12 +95,11 @@ test('pool HA with two hosts: split, statefile losses, watchdog, fence loop', { 
   await new Promise((r) => setTimeout(r, T_MS));
   assert.deepEqual((await haStatus(pool, 'host2'))?.['liveset'], ['host2'], 'host1 did not rejoin');
 
-  // ---- disable without the statefile: host2 (alone in the liveset) lost it, so it survives on
-  // rule 2 and disables the other way (failover decisions off, disarm, stop); host1 is released too ----
+  // ---- host2, alone in the liveset, loses the statefile: host1 is outside it and not excluded (it
+  // fenced; a clean shutdown would have excluded it), so survival rule 2 does not hold — host1
+  // could reach the statefile — and host2 fences (xha's test_Survival_Rule; sim pool-ha seed 520) ----
   assert.equal((await kea(pool.url('host2'), 'host.ha_fault', { fault: 'medium-cut' })).result, 0);
-  await waitFor(async () => (await haStatus(pool, 'host2'))?.['statefile_access'] === false, { timeoutMs: 2 * T_MS, what: 'host2 without the statefile' });
-  assert.equal((await kea(pool.url('host2'), 'pool.disable_ha')).result, 0);
-  assert.match(h2.logs(), /"msgId":"POOL_HA_DISABLE_PATH","path":"no-statefile"/);
-  for (const n of pool.names) await waitFor(async () => (await haStatus(pool, n))?.['armed'] === false, { timeoutMs: 20_000, what: `${n} disarmed` });
+  assert.equal(await exitCode(h2, 3 * T_MS), 75);
+  assert.match(h2.logs(), /"msgId":"POOL_HA_FENCED".*outside the liveset and not excluded/);
   assert.deepEqual(await watch.stop(), [], 'never two masters');
 });

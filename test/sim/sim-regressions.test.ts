@@ -26,3 +26,5 @@ test('pool-ha seeds 438 and 158: a booting host whose first statefile reads hung
 test('pool-ha seed 1309: a booting host that hears a host online (holding a liveset on survival rule 2, its slot stale) waits to be admitted instead of forming alone', { timeout: 60_000 }, () => passes(1309, poolHaProfile));
 
 test('pool-ha seed 718: a host that has just boot-joined does not drop live members it has not heard yet (a master off the statefile) and take the lock', { timeout: 60_000 }, () => passes(718, poolHaProfile));
+
+test('pool-ha seed 520: a host that loses the statefile while a fenced peer (not excluded) is outside its liveset fences instead of holding on to survival rule 2 beside the rebooted peer', { timeout: 60_000 }, () => passes(520, poolHaProfile));

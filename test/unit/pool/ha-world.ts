@@ -128,10 +128,10 @@ export class World {
     const fence = r.decisions.find((d) => d.kind === 'fence');
     if (fence && fence.kind === 'fence') {
       h.fenced = fence.reason;
-      // As the shell does: a last slot saying the host left (when the statefile is reachable).
+      // As the shell does: a last slot saying the host fenced (when the statefile is reachable).
       if (access && !this.crashOnFence) {
         h.seq += 1;
-        this.statefile.set(h.id, slotFor(h.cfg, h.st, r.view, h.seq, true));
+        this.statefile.set(h.id, slotFor(h.cfg, h.st, r.view, h.seq, 'fenced'));
       }
       return;
     }

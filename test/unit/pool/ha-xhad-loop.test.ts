@@ -1,13 +1,15 @@
-// xhad's loop bookkeeping (xhad-loop.ts), shared by the shell and the simulator, and the boot-join
-// rule the pool-ha simulator profile broke (seed 438): a host whose first statefile reads hung must
-// read for a statefile timeout before it takes slots it sees for the first time as dead.
+// xhad's loop bookkeeping (xhad-loop.ts), shared by the shell and the simulator, and the rules the
+// pool-ha simulator profile broke: a host whose first statefile reads hung must read for a
+// statefile timeout before it takes slots it sees for the first time as dead (seed 438); survival
+// rule 2 holds only while every host outside the liveset is excluded (seed 520).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { deriveTimeouts } from '../../../src/hook-libs/pool/ha/timeouts.ts';
 import {
   beatDue, emptyObservations, observeHeartbeat, observeRead, slotContent, slotWriteDue, watchdogExpired,
 } from '../../../src/hook-libs/pool/ha/xhad/xhad-loop.ts';
-import { initialState, step, type Slot, type XhadConfig } from '../../../src/hook-libs/pool/ha/xhad/xhad-machine.ts';
+import { decodeSlot, encodeSlot } from '../../../src/hook-libs/pool/ha/xhad/statefile-format.ts';
+import { holdsMaster, initialState, slotFor, step, type Slot, type XhadConfig } from '../../../src/hook-libs/pool/ha/xhad/xhad-machine.ts';
 
 const t = deriveTimeouts(4000);
 const cfg = (me: string): XhadConfig => ({ me, hosts: ['a', 'b', 'c'], generation: 'g1', timeouts: t });
@@ -116,4 +118,59 @@ test('boot join (sim pool-ha seed 1309): a host heard online on the network keep
   }
   assert.equal(st.mode, 'online');
   assert.deepEqual(st.liveset, ['a']);
+});
+
+test('survival rule 2 (sim pool-ha seed 520): a host that lost the statefile survives only while every host outside its liveset is excluded (left cleanly); a fenced or dead one may reboot onto the statefile and form a liveset there', { timeout: 10_000 }, () => {
+  // a holds a liveset of itself (b fenced, or died, or left cleanly); then a loses the statefile.
+  const c: XhadConfig = { me: 'a', hosts: ['a', 'b'], generation: 'g1', timeouts: t };
+  const online = { ...initialState('boot', 0, true), mode: 'online' as const, liveset: ['a'], holder: 'a', seenHolder: true, confirmedAt: 900 };
+  const lostWith = (b: Slot) => {
+    const obs = emptyObservations();
+    observeRead(c, obs, { state: 'active', generation: 'g1' }, [undefined, slot('b', 1)], 100);
+    observeRead(c, obs, undefined, [undefined, b], 200);
+    obs.ownWriteOkAt = 900;
+    obs.ioFailing = true;
+    return step(c, online, obs, 1000);
+  };
+  for (const [what, b] of [['fenced', slot('b', 2, { state: 'fenced' })], ['silent (dead)', slot('b', 1)], ['booting', slot('b', 2, { state: 'joining' })]] as const) {
+    const r = lostWith(b);
+    assert.equal(r.state.mode, 'stopped', `b ${what}: a fences`);
+    assert.match(r.decisions.find((d) => d.kind === 'fence')?.reason ?? '', /b, outside the liveset and not excluded/);
+  }
+  for (const [what, b] of [['left cleanly', slot('b', 2, { state: 'left' })], ['booting after a clean shutdown', slot('b', 2, { state: 'joining', excluded: true })]] as const) {
+    const r = lostWith(b);
+    assert.equal(r.state.mode, 'online', `b ${what}: a survives`);
+    assert.equal(r.verdict?.kind === 'survive' && r.verdict.rule, 'rule-2');
+    assert.ok(holdsMaster(c, r.state, 1000), 'and stays master');
+  }
+});
+
+test('boot join after a clean shutdown (xha BOOT_BLOCKED_BY_EXCLUDED): an excluded host does not form a liveset alone while another host is not excluded; it does when every host is', { timeout: 10_000 }, () => {
+  const c: XhadConfig = { me: 'b', hosts: ['a', 'b'], generation: 'g1', timeouts: t };
+  const run = (a: Slot) => {
+    let st = initialState('boot', 0, false);
+    const obs = emptyObservations();
+    for (let at = 100; at <= 100 + 3 * t.statefileTimeoutMs; at += 400) {
+      // b's own slot says it left cleanly until b writes its first 'joining' slot.
+      const own = obs.ownWriteOkAt === undefined ? slot('b', 5, { state: 'left' }) : slotFor(c, st, { hbd: ['b'], sfd: ['b'], sfAccess: true }, 6);
+      observeRead(c, obs, { state: 'active', generation: 'g1' }, [a, own], at);
+      obs.ownWriteOkAt = at;
+      st = step(c, st, obs, at).state;
+    }
+    return { st, obs };
+  };
+  // a holds a liveset on rule 2 off the statefile (its slot is stale and not excluded).
+  const blocked = run(slot('a', 3, { liveset: ['a'] }));
+  assert.equal(blocked.obs.selfExcluded, true);
+  assert.equal(blocked.st.mode, 'joining', 'b waits to be admitted');
+  const mine = slotFor(c, blocked.st, { hbd: ['b'], sfd: ['b'], sfAccess: true }, 7);
+  assert.equal(mine.excluded, true, "b's joining slot keeps the excluded flag until b joins");
+  const back = decodeSlot(['a', 'b'], encodeSlot(['a', 'b'], mine));
+  assert.equal(back?.excluded, true, 'the flag survives the statefile encoding');
+  assert.equal(decodeSlot(['a', 'b'], encodeSlot(['a', 'b'], { ...mine, state: 'fenced', excluded: undefined }))?.state, 'fenced');
+  // Both hosts shut down cleanly: b forms alone after a statefile timeout of reading.
+  const formed = run(slot('a', 3, { state: 'left', liveset: ['a', 'b'] }));
+  assert.equal(formed.st.mode, 'online');
+  assert.deepEqual(formed.st.liveset, ['b']);
+  assert.equal(formed.st.excluded, false, 'the flag is cleared at the join');
 });

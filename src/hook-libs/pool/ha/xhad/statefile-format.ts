@@ -55,7 +55,7 @@ const ids = (hosts: readonly HostId[], xs: unknown): HostId[] => (Array.isArray(
 export function encodeSlot(hosts: readonly HostId[], s: Slot): Uint8Array {
   const grant = s.grant === null ? -1 : hosts.indexOf(s.grant);
   return block(JSON.stringify({
-    h: hosts.indexOf(s.host), g: s.generation, q: s.seq, s: s.state, hb: idx(hosts, s.hb), sf: idx(hosts, s.sf), l: idx(hosts, s.liveset), r: s.requesting ? 1 : 0, gr: grant,
+    h: hosts.indexOf(s.host), g: s.generation, q: s.seq, s: s.state, hb: idx(hosts, s.hb), sf: idx(hosts, s.sf), l: idx(hosts, s.liveset), r: s.requesting ? 1 : 0, gr: grant, ...(s.excluded === true ? { x: 1 } : {}),
   }));
 }
 
@@ -64,10 +64,10 @@ export function decodeSlot(hosts: readonly HostId[], bytes: Uint8Array): Slot | 
   if (!v || typeof v['g'] !== 'string' || typeof v['q'] !== 'number') return undefined;
   const host = hosts[v['h'] as number];
   const state = v['s'] as SlotState;
-  if (host === undefined || !['joining', 'online', 'left'].includes(state)) return undefined;
+  if (host === undefined || !['joining', 'online', 'left', 'fenced'].includes(state)) return undefined;
   const gr = v['gr'] as number;
   return {
     host, generation: v['g'], seq: v['q'], state, hb: ids(hosts, v['hb']), sf: ids(hosts, v['sf']), liveset: ids(hosts, v['l']),
-    requesting: v['r'] === 1, grant: gr >= 0 ? hosts[gr] ?? null : null,
+    requesting: v['r'] === 1, grant: gr >= 0 ? hosts[gr] ?? null : null, ...(v['x'] === 1 ? { excluded: true } : {}),
   };
 }

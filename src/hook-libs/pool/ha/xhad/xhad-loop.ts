@@ -18,6 +18,7 @@ export interface LoopObservations {
   ownReadOkAt?: number;
   firstReadOkAt?: number;
   ioFailing: boolean;
+  selfExcluded?: boolean;
 }
 
 export const emptyObservations = (): LoopObservations => ({ hb: {}, slots: {}, ioFailing: false });
@@ -34,6 +35,11 @@ export function observeRead(cfg: XhadConfig, obs: LoopObservations, header: Head
   if (header) obs.header = header;
   cfg.hosts.forEach((id, i) => {
     const slot = slots[i];
+    // Our own slot as this process first finds it, before writing it (mayWriteSlot): 'left'
+    // means this host was excluded by a clean shutdown (xha's my_excluded_flag at boot).
+    if (id === cfg.me && slot?.host === id && obs.ownWriteOkAt === undefined && obs.selfExcluded === undefined) {
+      obs.selfExcluded = slot.generation === cfg.generation && (slot.state === 'left' || (slot.state === 'joining' && slot.excluded === true));
+    }
     if (id === cfg.me || !slot || slot.host !== id) return;
     const prev = obs.slots[id];
     if (!prev) obs.slots[id] = { slot, changedAt: -Infinity };
@@ -50,14 +56,20 @@ export function observeHeartbeat(cfg: XhadConfig, obs: LoopObservations, message
 }
 
 /** What this host's heartbeats say. */
-export function heartbeatOf(cfg: XhadConfig, st: XhadState, view: View, leaving: boolean): HbMessage {
+export function heartbeatOf(cfg: XhadConfig, st: XhadState, view: View, gone?: 'left' | 'fenced'): HbMessage {
   return {
-    from: cfg.me, generation: cfg.generation, state: leaving ? 'left' : st.mode === 'online' ? 'online' : 'joining', sfAccess: view.sfAccess, liveset: st.liveset,
+    from: cfg.me, generation: cfg.generation, state: gone ?? (st.mode === 'online' ? 'online' : 'joining'), sfAccess: view.sfAccess, liveset: st.liveset,
   };
 }
 
 /** A slot's content without its sequence number (what decides whether it changed). */
 export const slotContent = (slot: Slot): string => JSON.stringify({ ...slot, seq: 0 });
+
+/**
+ * The own slot may be written once the statefile has been read once: the first read must see the
+ * slot this host left behind (was it excluded?) before this process overwrites it.
+ */
+export const mayWriteSlot = (obs: LoopObservations): boolean => obs.firstReadOkAt !== undefined;
 
 /** Write the own slot now: forced, its content changed, or a statefile interval since the last write. */
 export function slotWriteDue(t: HaTimeouts, slot: Slot, lastContent: string, lastWriteAt: number, at: number, force = false): boolean {

@@ -12,7 +12,12 @@ import type { HaTimeouts } from '../timeouts.ts';
  */
 
 export type HostId = string;
-export type SlotState = 'joining' | 'online' | 'left';
+/**
+ * 'left': the host left cleanly (a clean shutdown or an emergency disable: xha's `excluded` flag,
+ * set by `ha_set_excluded`); 'fenced': its last slot before a fence exit. Both take the host out of
+ * the views at once; only an excluded host may stay outside a liveset on survival rule 2.
+ */
+export type SlotState = 'joining' | 'online' | 'left' | 'fenced';
 export type PoolState = 'init' | 'active' | 'invalid';
 
 /** What one host writes in its statefile slot every statefile interval (and at once on a change). */
@@ -29,6 +34,8 @@ export interface Slot {
   /** Master-lock request and grant (xhad's lock_mgr bits). */
   readonly requesting: boolean;
   readonly grant: HostId | null;
+  /** A booting host that was excluded (xha keeps the flag until the host joins). */
+  readonly excluded?: boolean;
 }
 
 /** The statefile header: the pool state (`ha_set_pool_state`) and the generation of this enable. */
@@ -62,6 +69,11 @@ export interface Observations {
   readonly firstReadOkAt?: number;
   /** The last statefile I/O failed (cleared by the next success). */
   readonly ioFailing: boolean;
+  /**
+   * This host's own slot said 'left' (it was excluded by a clean shutdown) when this process first
+   * read the statefile, before writing its own slot: xha's `my_excluded_flag` at boot.
+   */
+  readonly selfExcluded?: boolean;
 }
 
 export interface XhadConfig {
@@ -92,6 +104,8 @@ export interface XhadState {
   readonly contendAsMaster: boolean;
   /** Every liveset member relies on survival rule 2 (all lost the statefile). */
   readonly statefileLost: boolean;
+  /** Joining after a clean shutdown (Observations.selfExcluded): the slot says so until the join. */
+  readonly excluded: boolean;
 }
 
 export interface View {
@@ -123,20 +137,46 @@ export interface StepResult {
 export function initialState(mode: 'enable' | 'boot', at: number, contendAsMaster: boolean): XhadState {
   return {
     mode: 'joining', joinMode: mode, joinStartedAt: at, liveset: [], requesting: false, grant: null, holder: null, seenHolder: false,
-    confirmedAt: at, failoverAllowed: true, contendAsMaster, statefileLost: false,
+    confirmedAt: at, failoverAllowed: true, contendAsMaster, statefileLost: false, excluded: false,
   };
 }
 
 const sorted = (xs: Iterable<HostId>): HostId[] => [...new Set(xs)].sort();
 const subset = (a: readonly HostId[], b: readonly HostId[]) => a.every((x) => b.includes(x));
 
-/** The state a peer last announced (slot or heartbeat, whichever we heard of last). */
-function peerLeft(obs: Observations, h: HostId, cfg: XhadConfig): boolean {
+/** The state a peer last announced (slot or heartbeat, whichever we heard of last), if of this generation. */
+function lastAnnounced(obs: Observations, h: HostId, cfg: XhadConfig): SlotState | undefined {
   const s = obs.slots[h];
   const m = obs.hb[h];
-  if (s && s.slot.generation === cfg.generation && s.slot.state === 'left' && s.changedAt > (m?.at ?? -Infinity)) return true;
-  if (m && m.msg.generation === cfg.generation && m.msg.state === 'left' && m.at >= (s?.changedAt ?? -Infinity)) return true;
-  return false;
+  const slotAt = s && s.slot.generation === cfg.generation ? s.changedAt : -Infinity;
+  const hbAt = m && m.msg.generation === cfg.generation ? m.at : -Infinity;
+  if (s && slotAt > hbAt) return s.slot.state;
+  if (m && hbAt >= slotAt && hbAt > -Infinity) return m.msg.state;
+  return undefined;
+}
+
+/** The peer said it left (cleanly or by fencing): it is out of the views at once. */
+function peerGone(obs: Observations, h: HostId, cfg: XhadConfig): boolean {
+  const s = lastAnnounced(obs, h, cfg);
+  return s === 'left' || s === 'fenced';
+}
+
+/**
+ * The peer is excluded (xha's `excluded` flag, read from the statefile): it left cleanly, or it is
+ * booting after a clean shutdown and has not joined yet. Such a host does not write the statefile
+ * as a member nor form a liveset alone behind our back (see stepJoining). A fenced or dead host is
+ * not excluded: it reboots and boot-joins. A heartbeat newer than the slot overrides it, except a
+ * 'joining' one (heartbeats do not carry the flag).
+ */
+function peerExcluded(obs: Observations, h: HostId, cfg: XhadConfig): boolean {
+  const s = obs.slots[h];
+  const m = obs.hb[h];
+  const slotSays = s !== undefined && s.slot.generation === cfg.generation && (s.slot.state === 'left' || (s.slot.state === 'joining' && s.slot.excluded === true));
+  if (m && m.msg.generation === cfg.generation && m.at >= (s?.changedAt ?? -Infinity)) {
+    if (m.msg.state === 'left') return true;
+    if (m.msg.state !== 'joining') return false;
+  }
+  return slotSays;
 }
 
 /** Statefile access: the last I/O succeeded and both a read and a write did within half of T2. */
@@ -153,7 +193,7 @@ export function viewOf(cfg: XhadConfig, obs: Observations, at: number): View {
   const sfAccess = hasStatefileAccess(cfg, obs, at);
   const sfd = sfAccess ? [cfg.me] : [];
   for (const h of cfg.hosts) {
-    if (h === cfg.me || peerLeft(obs, h, cfg)) continue;
+    if (h === cfg.me || peerGone(obs, h, cfg)) continue;
     const m = obs.hb[h];
     if (m && m.msg.generation === cfg.generation && at - m.at < t.heartbeatTimeoutMs) hbd.push(h);
     const s = obs.slots[h];
@@ -219,12 +259,20 @@ export function survival(cfg: XhadConfig, obs: Observations, view: View, liveset
         : `this host's partition ties with ${w.winner}'s (${mine.length} hosts each) and ${w.winner} has the lower host UUID`,
     };
   }
-  // Survival rule 2: the statefile is gone for every liveset member and they all still hear each other.
+  // Survival rule 2 (xha's test_Survival_Rule): every configured host is either a liveset member
+  // heard on the network without statefile access, or excluded (it left cleanly). A host outside
+  // the liveset that is not excluded (dead, fenced, booting, cut off) may reach the statefile — or
+  // reboot and reach it — and form a liveset of its own there, which this host could never see:
+  // rule 2's premise (nobody can reach the statefile) does not hold, so this host fences.
   const missing = liveset.filter((h) => h !== cfg.me && !hbd.includes(h));
   if (missing.length > 0) return { kind: 'fence', reason: `lost the statefile and cannot hear ${missing.join(', ')} on the network` };
+  const outside = cfg.hosts.filter((h) => h !== cfg.me && !liveset.includes(h) && !peerExcluded(obs, h, cfg));
+  if (outside.length > 0) {
+    return { kind: 'fence', reason: `lost the statefile while ${outside.join(', ')}, outside the liveset and not excluded by a clean shutdown, may reach it (survival rule 2 does not hold)` };
+  }
   const withAccess = liveset.filter((h) => h !== cfg.me && obs.hb[h]?.msg.sfAccess !== false);
   if (withAccess.length > 0) return { kind: 'pending', reason: `lost the statefile while ${withAccess.join(', ')} still report access to it` };
-  return { kind: 'survive', rule: 'rule-2', reason: 'every liveset member lost the statefile and all still hear each other (survival rule 2)' };
+  return { kind: 'survive', rule: 'rule-2', reason: 'every liveset member lost the statefile and all still hear each other; every other host is excluded (survival rule 2)' };
 }
 
 function slotOf(obs: Observations, h: HostId): Slot | undefined {
@@ -260,10 +308,11 @@ export function step(cfg: XhadConfig, st: XhadState, obs: Observations, at: numb
   return stepOnline(cfg, st, obs, view, at);
 }
 
-function stepJoining(cfg: XhadConfig, st: XhadState, obs: Observations, view: View, at: number): StepResult {
+function stepJoining(cfg: XhadConfig, st0: XhadState, obs: Observations, view: View, at: number): StepResult {
   const t = cfg.timeouts;
+  const st: XhadState = obs.selfExcluded === true && !st0.excluded && st0.joinMode === 'boot' ? { ...st0, excluded: true } : st0;
   const joined = (liveset: HostId[]): StepResult => {
-    const state: XhadState = { ...st, mode: 'online', liveset, confirmedAt: Math.min(at, obs.ownWriteOkAt ?? at) };
+    const state: XhadState = { ...st, mode: 'online', liveset, confirmedAt: Math.min(at, obs.ownWriteOkAt ?? at), excluded: false };
     const next = stepOnline(cfg, state, obs, view, at);
     return { ...next, decisions: [{ kind: 'joined' }, ...next.decisions] };
   };
@@ -297,7 +346,11 @@ function stepJoining(cfg: XhadConfig, st: XhadState, obs: Observations, view: Vi
     // Nor while a host heard on the network says it is online: it holds a liveset (perhaps on
     // survival rule 2, without the statefile, so its slot looks dead) and must admit us.
     const onlineOnNet = view.hbd.some((h) => h !== cfg.me && obs.hb[h]?.msg.state === 'online');
-    if (members.length === 0 && !onlineOnNet && at - readingSince >= t.statefileTimeoutMs) {
+    // Nor when this host was excluded (it left cleanly) while another host was not: that host may
+    // hold a liveset on survival rule 2, which counts on this host never forming one alone (xha's
+    // MTC_ERROR_SM_BOOT_BLOCKED_BY_EXCLUDED). It waits to be admitted.
+    const blockedByExcluded = st.excluded && !cfg.hosts.every((h) => h === cfg.me || peerExcluded(obs, h, cfg));
+    if (members.length === 0 && !onlineOnNet && !blockedByExcluded && at - readingSince >= t.statefileTimeoutMs) {
       const w = partitionWinner(cfg, obs, view);
       if (w && (w.winner === cfg.me || (w.partition.includes(cfg.me) && view.hbd.includes(w.winner)))) return joined(w.partition);
     }
@@ -307,7 +360,7 @@ function stepJoining(cfg: XhadConfig, st: XhadState, obs: Observations, view: Vi
 
 function stepOnline(cfg: XhadConfig, st: XhadState, obs: Observations, view: View, at: number): StepResult {
   const decisions: Decision[] = [];
-  let liveset = st.liveset.filter((h) => h === cfg.me || !peerLeft(obs, h, cfg));
+  let liveset = st.liveset.filter((h) => h === cfg.me || !peerGone(obs, h, cfg));
   const verdict = survival(cfg, obs, view, liveset, at);
   if (verdict.kind === 'fence') return { state: { ...st, mode: 'stopped', requesting: false }, view, verdict, decisions: [{ kind: 'fence', reason: verdict.reason }] };
   let confirmedAt = st.confirmedAt;
@@ -357,11 +410,12 @@ export function holdsMaster(cfg: XhadConfig, st: XhadState, at: number): boolean
   return st.mode === 'online' && st.holder === cfg.me && at - st.confirmedAt <= cfg.timeouts.leaseMs;
 }
 
-/** The slot this host writes next. */
-export function slotFor(cfg: XhadConfig, st: XhadState, view: View, seq: number, leaving = false): Slot {
+/** The slot this host writes next; `gone`: its last one (a clean leave, or a fence). */
+export function slotFor(cfg: XhadConfig, st: XhadState, view: View, seq: number, gone?: 'left' | 'fenced'): Slot {
   return {
-    host: cfg.me, generation: cfg.generation, seq, state: leaving ? 'left' : st.mode === 'online' ? 'online' : 'joining',
+    host: cfg.me, generation: cfg.generation, seq, state: gone ?? (st.mode === 'online' ? 'online' : 'joining'),
     hb: view.hbd, sf: view.sfd, liveset: st.liveset, requesting: st.requesting, grant: st.grant,
+    ...(gone === undefined && st.mode === 'joining' && st.excluded ? { excluded: true } : {}),
   };
 }
 

@@ -7,7 +7,7 @@ import type { Store } from '../../../../store/store.ts';
 import type { ClusterStack, ClusterStackFactory, LivesetReport, StackContext, StackListener, StackState } from '../cluster-stack.ts';
 import { BLOCK, decodeHeader, decodeSlot, encodeHeader, encodeSlot } from './statefile-format.ts';
 import {
-  beatDue, emptyObservations, heartbeatOf, observeHeartbeat, observeRead, slotContent, slotWriteDue, watchdogExpired, type LoopObservations,
+  beatDue, emptyObservations, mayWriteSlot, heartbeatOf, observeHeartbeat, observeRead, slotContent, slotWriteDue, watchdogExpired, type LoopObservations,
 } from './xhad-loop.ts';
 import { holdsMaster, initialState, slotFor, splitSurvivor, step, type HbMessage, type Slot, type View, type XhadConfig, type XhadState } from './xhad-machine.ts';
 
@@ -56,7 +56,8 @@ export class XhadStack implements ClusterStack {
   private cut = false;
   private frozen = false;
   private fenced = false;
-  private leaving = false;
+  /** Set once this host's last slot is due: it left cleanly, or it fenced. */
+  private gone: 'left' | 'fenced' | undefined;
 
   constructor(private readonly ctx: StackContext) {
     this.hostIds = ctx.members.map((m) => m.uuid);
@@ -110,7 +111,7 @@ export class XhadStack implements ClusterStack {
     if (this.st.mode === 'online') return Promise.resolve();
     this.st = initialState(opts.mode, this.now(), opts.contend);
     this.fenced = false;
-    this.leaving = false;
+    this.gone = undefined;
     this.start();
     return new Promise((resolve, reject) => (this.joinWaiter = { resolve, reject }));
   }
@@ -261,7 +262,7 @@ export class XhadStack implements ClusterStack {
     this.halt();
     // The last slot says this host is gone, so the survivors drop it without waiting for its
     // slot to go stale (it has stopped acting; the pool exits next).
-    this.leaving = true;
+    this.gone = 'fenced';
     void this.maybeWriteSlot(true).catch(() => undefined);
     this.listener?.fence({ reason });
   }
@@ -278,8 +279,8 @@ export class XhadStack implements ClusterStack {
   private async maybeWriteSlot(force = false): Promise<void> {
     const at = this.now();
     const me = this.hostIds.indexOf(this.cfg.me);
-    const slot = slotFor(this.cfg, this.st, this.view, this.seq + 1, this.leaving);
-    if (!slotWriteDue(this.ctx.timeouts, slot, this.lastWritten, this.lastSlotWriteAt, at, force)) return;
+    const slot = slotFor(this.cfg, this.st, this.view, this.seq + 1, this.gone);
+    if (!mayWriteSlot(this.obs) || !slotWriteDue(this.ctx.timeouts, slot, this.lastWritten, this.lastSlotWriteAt, at, force)) return;
     try {
       await this.writeBlock(me + 1, encodeSlot(this.hostIds, slot));
       this.seq += 1;
@@ -293,7 +294,7 @@ export class XhadStack implements ClusterStack {
   }
 
   private message(): HbMessage {
-    return heartbeatOf(this.cfg, this.st, this.view, this.leaving);
+    return heartbeatOf(this.cfg, this.st, this.view, this.gone);
   }
 
   /** Heartbeats every t1, and at once when statefile access changes (survival rule 2 needs to know). */
@@ -319,7 +320,7 @@ export class XhadStack implements ClusterStack {
 
   async leave(): Promise<void> {
     if (!this.running) return;
-    this.leaving = true;
+    this.gone = 'left';
     this.st = { ...this.st, requesting: false };
     await this.maybeWriteSlot(true);
     this.maybeBeat(true);
