@@ -1,6 +1,7 @@
 // config-reload reconfigures in place: a change that leaves the libraries' parameters alone must
 // not disturb them (no HA restart in waiting, no shutting-down pool heartbeat that makes the
-// master mark this host not live); a library whose parameters changed is restarted alone.
+// master mark this host not live); a library whose parameters changed takes them in place when it
+// can (ha: timers) and is restarted alone when it cannot (ha: another relationship).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -70,17 +71,48 @@ test('config-reload with only a log-level change keeps HA in its state and every
   assert.doesNotMatch(reloadLogs, /CORE_LIBRARY_UNLOADED|HA_SERVICE_STOPPED|"shutting-down"/);
   assert.match(reloadLogs, /"msgId":"CORE_CONFIG_APPLIED"[^\n]*"libraries":"kept"/);
 
-  // A changed parameter of one library restarts that library only: pool keeps running.
+  // A changed timer is taken in place: HA keeps its state, nothing restarts.
+  const tuned = JSON.parse(readFileSync(s2.configFile, 'utf8')) as typeof config;
+  const haParams = (c: typeof config) => (c['hooks-libraries'][0]!.parameters as { 'high-availability': Record<string, unknown>[] })['high-availability'][0]!;
+  haParams(tuned)['max-response-delay'] = 1500;
+  writeFileSync(s2.configFile, JSON.stringify(tuned, null, 2));
+  const tunedMark = s2.logs().length;
+  assert.deepEqual(await keaCommand(s2.url, 'config-reload'), { result: 0, text: 'Configuration successful.' });
+  await waitFor(() => /"msgId":"CORE_LIBRARY_RECONFIGURED","library":"ha","restarted":false/.test(s2.logs().slice(tunedMark)), { what: 'ha reconfigured in place' });
+  const tunedLogs = s2.logs().slice(tunedMark);
+  assert.match(tunedLogs, /"msgId":"HA_RECONFIGURED"[^\n]*"changed":\["max-response-delay"\]/);
+  assert.doesNotMatch(tunedLogs, /CORE_LIBRARY_UNLOADED|HA_SERVICE_STOPPED|HA_SERVICE_STARTED/);
+  assert.equal(await haState(s2.url), 'load-balancing');
+
+  // The pool master takes new operator credentials and a new sweep timer in place: the old password
+  // stops working, the new one works, and no host is marked not live.
+  const poolParams = (c: typeof config) => c['hooks-libraries'][1]!.parameters as Record<string, unknown>;
+  const login = async (pwd: string) => (await keaCommand(s1.url, 'session.login_with_password', { uname: 'root', pwd })).result;
+  assert.equal(await login('secret'), 0);
+  const repass = JSON.parse(readFileSync(s1.configFile, 'utf8')) as typeof config;
+  poolParams(repass)['credentials'] = [{ user: 'root', password: 'rotated' }];
+  poolParams(repass)['assumed-dead-interval'] = 4000;
+  writeFileSync(s1.configFile, JSON.stringify(repass, null, 2));
+  const poolMark = s1.logs().length;
+  assert.deepEqual(await keaCommand(s1.url, 'config-reload'), { result: 0, text: 'Configuration successful.' });
+  await waitFor(() => /"msgId":"CORE_LIBRARY_RECONFIGURED","library":"pool","restarted":false/.test(s1.logs().slice(poolMark)), { what: 'pool reconfigured in place' });
+  assert.match(s1.logs().slice(poolMark), /"msgId":"POOL_RECONFIGURED"[^\n]*"changed":\["credentials","assumed-dead-interval"\]/);
+  assert.doesNotMatch(s1.logs().slice(poolMark), /CORE_LIBRARY_UNLOADED|POOL_HOST_NOT_LIVE/);
+  assert.notEqual(await login('secret'), 0, 'the old password is refused');
+  assert.equal(await login('rotated'), 0, 'the new password works');
+  assert.deepEqual(await liveness(s1.url), [true, true]);
+
+  // Another relationship (here: a peer's auto-failover) restarts that library only: pool keeps running.
   const changed = JSON.parse(readFileSync(s2.configFile, 'utf8')) as typeof config;
-  const ha = changed['hooks-libraries'][0]!.parameters as { 'high-availability': Record<string, unknown>[] };
-  ha['high-availability'][0]!['max-response-delay'] = 1500;
+  (haParams(changed)['peers'] as Record<string, unknown>[])[0]!['auto-failover'] = false;
   writeFileSync(s2.configFile, JSON.stringify(changed, null, 2));
   const mark = s2.logs().length;
   assert.deepEqual(await keaCommand(s2.url, 'config-reload'), { result: 0, text: 'Configuration successful.' });
   await waitFor(() => /"msgId":"CORE_LIBRARY_RECONFIGURED","library":"ha","restarted":true/.test(s2.logs().slice(mark)), { what: 'ha restarted' });
   const restartLogs = s2.logs().slice(mark);
   assert.match(restartLogs, /"msgId":"CORE_LIBRARY_UNLOADED","library":"ha"/);
-  assert.doesNotMatch(restartLogs, /"library":"pool"/, 'pool untouched');
+  // (The file is shared, so server2 also takes the pool changes made above: in place.)
+  assert.doesNotMatch(restartLogs, /"msgId":"CORE_LIBRARY_UNLOADED","library":"pool"|"library":"pool","restarted":true/, 'pool not restarted');
   assert.deepEqual(await liveness(s1.url), [true, true]);
   await waitFor(async () => (await haState(s2.url)) === 'load-balancing', { timeoutMs: 60_000, what: 'ha back in load-balancing' });
 });

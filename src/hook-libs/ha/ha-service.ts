@@ -12,6 +12,7 @@ import { sendHeartbeat, type HeartbeatResult } from './partner/heartbeat-client.
 import type { Witness } from './partner/witness-client.ts';
 import { livesetWitness } from './partner/witness-client.ts';
 import type { FailureEvidence } from './machine/witness.ts';
+import { inPlaceChanges } from './ha-reconfigure.ts';
 
 /** Kea's origin id of a partner-requested disable, sent with ha-sync-complete-notify. */
 const REMOTE_ORIGIN_ID = 2000;
@@ -60,10 +61,30 @@ export class HaService {
   private heartbeatWarnedAt = -Infinity;
 
   constructor(
-    private readonly handle: LibraryHandle,
-    readonly cfg: HaConfig,
+    readonly handle: LibraryHandle,
+    private config: HaConfig,
   ) {
-    this.witnesses = (cfg.witness?.members ?? []).map((w) => livesetWitness(handle, w));
+    this.witnesses = (config.witness?.members ?? []).map((w) => livesetWitness(handle, w));
+  }
+
+  /** The configuration the machine steps with (replaced by reconfigure). */
+  get cfg(): HaConfig {
+    return this.config;
+  }
+
+  /**
+   * Takes new settings without a restart when the relationship is the same (ha-reconfigure.ts):
+   * the machine keeps its state and reads the new values from its next step on. Deadlines already
+   * set (the next heartbeat, the partner's timeout) stay as they were computed; the ones after
+   * them follow the new timers. False when the library must restart instead.
+   */
+  reconfigure(next: HaConfig): boolean {
+    const changed = inPlaceChanges(this.config, next);
+    if (changed === undefined) return false;
+    this.config = next;
+    this.handle.logger.info({ msgId: 'HA_RECONFIGURED', server: next.thisServerName, changed }, `HA settings changed in place: ${changed.join(', ') || 'none'}; state kept`);
+    this.apply({ type: 'tick', at: this.now() });
+    return true;
   }
 
   /** The current model (after start()). */

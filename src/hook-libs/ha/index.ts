@@ -47,6 +47,12 @@ function withTlsFiles(config: HaConfig, handle: LibraryHandle): HaConfig {
   };
 }
 
+function logWarnings(handle: LibraryHandle, parameters: unknown): void {
+  for (const w of haWarnings(parameters)) {
+    handle.logger.warn({ msgId: 'HA_MAX_UNACKED_CLIENTS_IGNORED', setting: `high-availability${w.pointer.replace(/^\/high-availability/, '').replace(/\/(\d+)/g, '[$1]').replaceAll('/', '.')}` }, w.message);
+  }
+}
+
 /**
  * The `ha` hook library: Kea's High Availability for a pair of liveset servers (plus backups).
  * Thin entry: parse the parameters, start the service, register commands, status and events.
@@ -73,9 +79,7 @@ export const library: HookLibrary = {
     }
     const r = parseHaConfig(handle.parameters, handle.serverName);
     if (!r.ok) throw new Error(r.problems.join('; '));
-    for (const w of haWarnings(handle.parameters)) {
-      handle.logger.warn({ msgId: 'HA_MAX_UNACKED_CLIENTS_IGNORED', setting: `high-availability${w.pointer.replace(/^\/high-availability/, '').replace(/\/(\d+)/g, '[$1]').replaceAll('/', '.')}` }, w.message);
-    }
+    logWarnings(handle, handle.parameters);
     const config = withTlsFiles(withPasswordFiles(r.config, handle.configDir), handle);
     // What partners send this server (its own peer entry, as Kea's dedicated listener checks):
     // the peer-only commands (heartbeats, maintenance and sync notifications) then need it.
@@ -83,9 +87,25 @@ export const library: HookLibrary = {
     if (own) handle.registerPeerCredential?.(own.user, own.password);
     const s = new HaService(handle, config);
     registerHaCommands(handle, s);
-    handle.registerStatus('high-availability', () => [haStatusEntry(config, s.current, s.now())]);
+    handle.registerStatus('high-availability', () => [haStatusEntry(s.cfg, s.current, s.now())]);
     s.start();
     service = s;
+  },
+  reconfigure(parameters) {
+    // Only a running HA service can keep its state; a witness-only server restarts (it has none).
+    const s = service;
+    if (s === undefined) return false;
+    const r = parseHaConfig(parameters, s.handle.serverName);
+    if (!r.ok) return false;
+    let next: HaConfig;
+    try {
+      next = withTlsFiles(withPasswordFiles(r.config, s.handle.configDir), s.handle);
+    } catch {
+      return false; // the restart reports the unreadable file as a load error
+    }
+    if (!s.reconfigure(next)) return false;
+    logWarnings(s.handle, parameters);
+    return true;
   },
   unload() {
     service?.stop();

@@ -69,6 +69,11 @@ export const library: HookLibrary = {
     service = buildPool(handle, { user: POOL_PEER_USER, password: secret }, peerTls);
     await service.start();
   },
+  reconfigure(parameters) {
+    // The pool secret and TLS files are part of the pool's identity (pool-reconfigure.ts), so the
+    // running service keeps the ones it read at load.
+    return service?.reconfigure(parsePoolConfig(parameters)) ?? false;
+  },
   async unload() {
     const svc = service;
     service = undefined;

@@ -13,6 +13,7 @@ import {
 import { bootstrap, hostRefOf, setMaster } from './model/operations.ts';
 import type { Database, DbChange, DbRedoRecord, Ref } from './model/records.ts';
 import type { PoolConfig, PoolHost } from './pool-config.ts';
+import { poolInPlaceChanges } from './pool-reconfigure.ts';
 import { SessionTable } from './sessions.ts';
 import { PoolTimers } from './pool-timers.ts';
 import { executeLocal, resumeCoordination } from './master-change-runner.ts';
@@ -69,7 +70,27 @@ export class PoolService {
   readonly ha: PoolHa;
   stopped = false;
 
-  constructor(readonly cfg: PoolConfig, readonly handle: LibraryHandle) {
+  /** The configuration every duty reads where it acts (replaced by reconfigure). */
+  get cfg(): PoolConfig {
+    return this.config;
+  }
+
+  /**
+   * Takes new timers, credentials and session limits without a restart (pool-reconfigure.ts):
+   * the database, roles, liveness and HA stay as they are; each duty reads the new values the
+   * next time it runs (the next heartbeat, sweep, forward or login). False when the library must
+   * restart instead.
+   */
+  reconfigure(next: PoolConfig): boolean {
+    const changed = poolInPlaceChanges(this.config, next);
+    if (changed === undefined) return false;
+    this.config = { ...next, ...(this.config.peerAuth ? { peerAuth: this.config.peerAuth } : {}), ...(this.config.peerTls ? { peerTls: this.config.peerTls } : {}) };
+    this.log.info({ msgId: 'POOL_RECONFIGURED', changed }, `pool settings changed in place: ${changed.join(', ') || 'none'}`);
+    return true;
+  }
+
+  constructor(private config: PoolConfig, readonly handle: LibraryHandle) {
+    const cfg = config;
     const me = cfg.hosts.find((h) => h.name === handle.serverName);
     if (!me) throw new Error(`this server '${handle.serverName}' is not a host of pool '${cfg.name}'`);
     this.me = me;

@@ -359,3 +359,40 @@ test('maintenance: two concurrent ha-maintenance-start: the machine takes one, t
   assert.equal(net.state('server1'), 'partner-in-maintenance');
   assert.equal(net.state('server2'), 'in-maintenance');
 });
+
+test('reconfigure: new timers and pause rules apply in place with the state kept; a changed relationship asks for a restart', async () => {
+  const net = new Net();
+  const s1 = net.add(config());
+  net.add(config({ me: 1 }));
+  await net.clock.advance(10_000);
+  assert.equal(net.state('server1'), 'load-balancing');
+
+  const beats: number[] = [];
+  const call = net.call.bind(net);
+  net.call = (to, command, args, from) => {
+    if (command === 'ha-heartbeat' && from === 'server1') beats.push(net.clock.now);
+    return call(to, command, args, from);
+  };
+  await net.clock.advance(20_000);
+  const before = beats.length;
+  assert.ok(before >= 9 && before <= 11, `about one heartbeat a second at heartbeat-delay 1000 (got ${before})`);
+
+  // Slower heartbeats and a pause in partner-down: both take effect without leaving load-balancing.
+  assert.equal(s1.service.reconfigure(config({ pause: { 'partner-down': 'always' }, overrides: { heartbeatDelay: 4000, maxResponseDelay: 20_000 } })), true);
+  assert.equal(net.state('server1'), 'load-balancing', 'state kept');
+  beats.length = 0;
+  await net.clock.advance(60_000);
+  assert.ok(beats.length >= 8 && beats.length <= 11, `one heartbeat per 4 s after the change (got ${beats.length} in 40 s)`);
+  assert.equal(net.state('server1'), 'load-balancing');
+
+  net.nodes.get('server2')!.down = true;
+  await net.clock.advance(120_000);
+  assert.equal(net.state('server1'), 'partner-down');
+  assert.equal(s1.service.current.pause.paused, true, 'the new pause rule applies');
+
+  // Another mode or other peers is another relationship: declined, the running settings stay.
+  assert.equal(s1.service.reconfigure(config({ mode: 'hot-standby' })), false);
+  assert.equal(s1.service.reconfigure(config({ autoFailover: false })), false);
+  assert.equal(s1.service.cfg.heartbeatDelay, 4000);
+  assert.equal(net.state('server1'), 'partner-down');
+});

@@ -205,3 +205,21 @@ test('without witnesses: no witness outputs, no model additions, partner-heard c
   assert.deepEqual(r.outputs, []);
   assert.ok(H > 0);
 });
+
+test('every failure episode reports its verdict once: a link cut, healed, and cut again gives two reported verdicts', () => {
+  const answering = (at: number) => (at < 2000 || (at >= 5000 && at < 7000) ? LB : null);
+  const w = new WitnessWorld(witnessConfig(), answering, () => ({ answer: reaches('communication-recovery', ['server2']), afterMs: 20 }));
+  w.advance(4900);
+  const first = w.of('witness-verdict');
+  assert.ok(first.length > 3, 'a round per failed heartbeat during the first cut');
+  assert.equal(first.filter((v) => v.o.changed).length, 1);
+  w.advance(5500);
+  const healed = w.of('witness-verdict').length;
+  w.advance(6900);
+  assert.equal(w.of('witness-verdict').length, healed, 'no rounds while heartbeats work');
+  w.advance(10_000);
+  const all = w.of('witness-verdict');
+  assert.ok(all.length > healed + 3, 'rounds again during the second cut');
+  assert.equal(all.filter((v) => v.o.changed).length, 2, 'the second cut reports its (same) verdict again');
+  assert.equal(logIds(w.outputs.map((x) => x.o)).filter((id) => id === 'HA_WITNESS_VERDICT').length, 2);
+});

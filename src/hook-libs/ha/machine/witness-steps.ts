@@ -58,7 +58,10 @@ export function witnessInput(p: Pass, w: WitnessSettings, input: HaInput): void 
   else if (input.type === 'failure-evidence') book = recordEvidence(book, w, input.round, input.evidence, input.at);
   else if (input.type === 'partner-heard') book = { ...book, lastHeardAt: Math.max(book.lastHeardAt, input.at) };
   if (roundFinished(book, w, p.at)) {
-    const before = book.last?.verdict;
+    // A verdict from before the partner was last heard belongs to an earlier failure: the first
+    // round of a new one is news, even when it says the same (subscribers see every episode).
+    const heardAt = Math.max(book.lastHeardAt, p.model.partner.lastPokeAt);
+    const before = book.last !== null && book.last.settledAt >= heardAt ? book.last.verdict : undefined;
     book = completeRound(book, w, p.cfg.maxResponseDelay);
     const last = book.last;
     if (last !== null) {
