@@ -28,7 +28,7 @@ import { WitnessDesk } from './witness-probe.ts';
 import { redactSecrets, SECRET_KEY } from './redact.ts';
 import { lockedChanges } from './config/locked-fields.ts';
 import { planReload } from './reload-plan.ts';
-import { ControlServer, type TransportSettings } from '../transports/control-server.ts';
+import { ControlServer, type ControlServerOptions, type TransportSettings } from '../transports/control-server.ts';
 import { BasicAuth, type Credential } from '../transports/basic-auth.ts';
 import { fileStoreFactory } from '../store/file-store.ts';
 import { ServerMetrics } from '../metrics/server-metrics.ts';
@@ -82,6 +82,8 @@ export class LivesetServer {
   private readonly witnessDesk: WitnessDesk;
   private runtime!: Runtime;
   private transport!: ControlServer;
+  /** What every listener of this server shares (routes, settings, TLS); see LibraryHandle.openListener. */
+  private listenerOptions!: Omit<ControlServerOptions, 'host' | 'port'>;
   private selfUrl = '';
   private readonly startedAtMs: number;
   private stopping: Promise<void> | undefined;
@@ -129,9 +131,7 @@ export class LivesetServer {
     const loaded = loadConfigFile(opts.configFile, opts.env, server.validator, true);
     const prepared = await prepareConfig(loaded, opts.serverName, opts.builtins, server.validator);
     server.selfUrl = prepared.listen.href;
-    server.transport = new ControlServer({
-      host: prepared.listen.hostname.replace(/^\[|\]$/g, ''),
-      port: Number(prepared.listen.port || 80),
+    server.listenerOptions = {
       settings: () => server.runtime.settings,
       maxPayload: prepared.loaded.config.server['body-limit'],
       ...(prepared.tls ? { tls: prepared.tls } : {}),
@@ -146,7 +146,8 @@ export class LivesetServer {
         metrics: server.metrics,
         logger: opts.logger,
       }),
-    });
+    };
+    server.transport = new ControlServer({ host: listenHost(prepared.listen), port: Number(prepared.listen.port || 80), ...server.listenerOptions });
     // Register, compile, freeze, then listen: no request can see a half-built registry. Libraries
     // learn their URL from the configuration (port 0 is only for a lone server with no peers).
     server.runtime = await server.buildRuntime(prepared);
@@ -277,6 +278,20 @@ export class LivesetServer {
             }
           };
         })() as LibraryHandle['callPeer'],
+        openListener: async (url) => {
+          const at = new URL(url);
+          if ((at.protocol === 'https:') !== (prepared.tls !== undefined)) {
+            throw new Error(`cannot listen on ${url}: this server's listener is ${prepared.tls ? 'https (server.tls)' : 'plain http'}`);
+          }
+          const extra = new ControlServer({ host: listenHost(at), port: Number(at.port || 80), ...this.listenerOptions });
+          await extra.listen();
+          let open = true;
+          const close = async () => {
+            if (open) (open = false), await extra.close(0);
+          };
+          footprint.cleanups.push(() => void close());
+          return { close };
+        },
         registerCommand: (spec) => registry.register(spec, owner),
         registerPeerCredential: (user, password) => {
           const credential: Credential = { user, password, owner };
@@ -567,4 +582,9 @@ async function membersToCheck(loaded: LoadedConfig, builtins: BuiltinLibraries):
 
 function configHash(config: LivesetConfig): string {
   return createHash('sha256').update(JSON.stringify(config)).digest('hex').toUpperCase();
+}
+
+/** The host part of a listen URL as node's listen() wants it (IPv6 without brackets). */
+function listenHost(url: URL): string {
+  return url.hostname.replace(/^\[|\]$/g, '');
 }

@@ -30,5 +30,7 @@ declare module 'xen-api' {
     auth: { user: string; password: string };
     watchEvents?: boolean | string[];
     allowUnauthorized?: boolean;
+    /** How long the event loop waits after a failed event.from before trying again (default 60 s). */
+    eventPollDelay?: number;
   }): Xapi;
 }

@@ -99,6 +99,12 @@ export interface LibraryHandle {
    * (header `X-Liveset-Server`) so the peer's own fault injection can drop it.
    */
   callPeer(peer: PeerAddress, command: string, args: Record<string, unknown> | undefined, timeoutMs: number): Promise<Answer>;
+  /**
+   * Serves this server's control channel on one more address (same routes, settings and TLS)
+   * until `close()` or unload. Rejects when the address cannot be bound (EADDRINUSE while another
+   * host still holds it). Absent on simulated servers, which have no transport.
+   */
+  openListener?(url: string): Promise<{ close(): Promise<void> }>;
   registerCommand(spec: CommandSpec): void;
   registerCallout(point: string, fn: Callout): void;
   /** Adds a section to `status-get`'s arguments under `key`. */

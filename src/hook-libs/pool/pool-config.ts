@@ -16,6 +16,8 @@ export interface PoolConfig {
   readonly thisHost?: string;
   readonly master: string;
   readonly hosts: readonly PoolHost[];
+  /** The floating management address only the acting master listens on (management-listener.ts). */
+  readonly managementUrl?: string;
   readonly credentials: readonly { readonly user: string; readonly password: string }[];
   /** The credential hosts send each other: the pool secret, set when the library loads (pool-secret.ts). */
   readonly peerAuth?: { readonly user: string; readonly password: string };
@@ -50,6 +52,7 @@ interface RawParams {
   'this-host'?: string;
   master: string;
   hosts: RawHost[];
+  'management-url'?: string;
   credentials: { user: string; password: string }[];
   'pool-secret'?: string;
   'pool-secret-file'?: string;
@@ -84,6 +87,7 @@ export function parsePoolConfig(parameters: unknown): PoolConfig {
     ...(p['this-host'] !== undefined ? { thisHost: p['this-host'] } : {}),
     master: p.master,
     hosts: p.hosts.map((h) => ({ name: h.name, url: h.url, address: h.address ?? defaultAddress(h.url), memory: h.memory ?? 8 * GiB })),
+    ...(p['management-url'] !== undefined ? { managementUrl: p['management-url'] } : {}),
     credentials: p.credentials,
     ...(p['pool-secret'] !== undefined ? { poolSecret: p['pool-secret'] } : {}),
     ...(p['pool-secret-file'] !== undefined ? { poolSecretFile: p['pool-secret-file'] } : {}),
@@ -121,6 +125,14 @@ export function checkPoolConfig(parameters: unknown, serverName: string): string
   for (const n of new Set(dup(names))) problems.push(`hosts: host name '${n}' appears more than once`);
   for (const a of new Set(dup(c.hosts.map((h) => h.address)))) problems.push(`hosts: address '${a}' is used by more than one host; set hosts[].address`);
   for (const u of new Set(dup(c.hosts.map((h) => h.url)))) problems.push(`hosts: url '${u}' is used by more than one host`);
+  if (c.managementUrl !== undefined) {
+    const m = new URL(c.managementUrl);
+    for (const h of c.hosts) {
+      const u = new URL(h.url);
+      if (u.host === m.host) problems.push(`management-url: '${c.managementUrl}' is host ${h.name}'s own url; the floating address must be another one`);
+      if (u.protocol !== m.protocol) problems.push(`management-url: '${c.managementUrl}' is ${m.protocol.slice(0, -1)} but host ${h.name}'s url is ${u.protocol.slice(0, -1)}; both must be the same`);
+    }
+  }
   if (!names.includes(c.master)) problems.push(`master: '${c.master}' is not one of the hosts (${names.join(', ')})`);
   if (c.thisHost !== undefined && !names.includes(c.thisHost)) problems.push(`this-host: '${c.thisHost}' is not one of the hosts`);
   if (serverName !== '' && !names.includes(serverName)) problems.push(`this server '${serverName}' is not one of the pool's hosts (${names.join(', ')})`);

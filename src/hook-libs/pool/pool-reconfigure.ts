@@ -14,6 +14,7 @@ function identity(c: PoolConfig): unknown {
     thisHost: c.thisHost ?? null,
     master: c.master,
     hosts: c.hosts,
+    managementUrl: c.managementUrl ?? null,
     poolSecret: c.poolSecret ?? null,
     poolSecretFile: c.poolSecretFile ?? null,
     tlsFiles: c.tlsFiles ?? null,

@@ -14,6 +14,7 @@ import { bootstrap, hostRefOf, setMaster } from './model/operations.ts';
 import type { Database, DbChange, DbRedoRecord, Ref } from './model/records.ts';
 import type { PoolConfig, PoolHost } from './pool-config.ts';
 import { poolInPlaceChanges } from './pool-reconfigure.ts';
+import { ManagementListener } from './management-listener.ts';
 import { SessionTable } from './sessions.ts';
 import { PoolTimers } from './pool-timers.ts';
 import { executeLocal, resumeCoordination } from './master-change-runner.ts';
@@ -68,6 +69,8 @@ export class PoolService {
   restarts!: RestartRunner;
   /** Pool HA on this host: enable/disable, the cluster stack, the lock, the redo log, fencing. */
   readonly ha: PoolHa;
+  /** The floating management address, when the pool has one (management-listener.ts). */
+  readonly management: ManagementListener | undefined;
   stopped = false;
 
   /** The configuration every duty reads where it acts (replaced by reconfigure). */
@@ -99,6 +102,7 @@ export class PoolService {
     this.local = initialLocalState(me.name === cfg.master, master.address);
     this.timers = new PoolTimers(this);
     this.ha = new PoolHa(this);
+    this.management = cfg.managementUrl !== undefined ? new ManagementListener(this, cfg.managementUrl) : undefined;
     this.sessions = new SessionTable(
       () => randomUUID(),
       () => handle.clock.monotonicMs(),
@@ -139,10 +143,13 @@ export class PoolService {
     await this.onRoleChanged();
     resumeCoordination(this);
     await this.ha.start();
+    this.management?.start();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    // Let go of the floating address first, so the next master can take it at once.
+    await this.management?.stop();
     // Under HA a slave tells the master it is going down before it leaves the liveset, so the
     // master counts a clean shutdown, not a failure (spec §1.8: no HA_HOST_FAILED for it).
     const haGoverned = this.ha.governs();
@@ -376,6 +383,7 @@ export class PoolService {
       this.timers.becomeSlave();
     }
     this.wake();
+    void this.management?.sync();
     this.handle.publish('pool-role', { host: this.me.name, role: this.local.role.kind, master: this.masterAddress() });
     this.log.info({ msgId: 'POOL_ROLE', host: this.me.name, role: this.local.role }, `pool host ${this.me.name} is ${this.local.role.kind === 'master' ? 'master' : `a slave of ${this.masterAddress()}`}`);
   }

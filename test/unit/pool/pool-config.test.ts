@@ -79,3 +79,14 @@ test('a pool holds at most max-hosts hosts: xapi\'s 64 unless raised', () => {
   assert.deepEqual(checkPoolConfig(big, 'h0'), []);
   assert.notDeepEqual(validate(poolParams({ 'max-hosts': 0 })), []);
 });
+
+test('management-url: another address than every host\'s, with the hosts\' scheme', () => {
+  const hosts = poolParams().hosts as { url: string }[];
+  assert.deepEqual(checkPoolConfig(poolParams({ 'management-url': 'http://127.0.0.1:9/' }), 'host1'), []);
+  const own = checkPoolConfig(poolParams({ 'management-url': hosts[1]!.url }), 'host1');
+  assert.ok(own.some((p) => p.startsWith('management-url:') && p.includes("host host2's own url")), own.join('; '));
+  const scheme = checkPoolConfig(poolParams({ 'management-url': 'https://127.0.0.1:9/' }), 'host1');
+  assert.ok(scheme.some((p) => p.startsWith('management-url:') && p.includes('both must be the same')), scheme.join('; '));
+  assert.notDeepEqual(validate(poolParams({ 'management-url': 'ftp://127.0.0.1:9/' })), []);
+  assert.equal(parsePoolConfig(poolParams({ 'management-url': 'http://127.0.0.1:9/' })).managementUrl, 'http://127.0.0.1:9/');
+});

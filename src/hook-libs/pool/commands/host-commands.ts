@@ -81,6 +81,7 @@ export function localStatus(svc: PoolService): Record<string, unknown> {
     address: svc.me.address,
     role: svc.acting(),
     master_address: svc.masterAddress(),
+    ...(svc.management ? { management_url: svc.management.url, management_url_held: svc.management.held } : {}),
     ...(p ? { proposal: { address: p.address, at: new Date(p.wallMs).toISOString() } } : {}),
     ...(svc.local.coordination ? { coordination: svc.local.coordination } : {}),
     generation: svc.db.generation,

@@ -250,6 +250,8 @@ export class PoolHa {
       }
     }
     if (r.iAmMaster && svc.local.role.kind === 'master') this.scheduleMonitor();
+    // The floating address follows the lock at once, not at its next check.
+    void svc.management?.sync();
   }
 
   /** This host won the master lock: load the pool database from the HA redo log and take over. */
@@ -475,6 +477,8 @@ export class PoolHa {
       svc.handle.publish('pool-ha-enabled', { stack: plan.stack, timeout: t.baseMs / 1000 });
       await svc.planner.recompute('HA enabled');
       this.scheduleMonitor();
+      // Answer only once the floating address is served again (arming hands it back until the lock is won).
+      await svc.management?.sync();
     } catch (err) {
       const name = svc.db.tables.host[failedHost]?.name_label ?? failedHost;
       const e = err instanceof CommandError ? err : err instanceof PeerUnreachableError ? new CommandError('CANNOT_CONTACT_HOST', [failedHost]) : new CommandError('INTERNAL_ERROR', [String(err)]);
