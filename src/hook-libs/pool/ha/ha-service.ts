@@ -445,7 +445,10 @@ export class PoolHa {
       for (const [ref, h] of hosts) {
         failedHost = ref;
         const pbd = get(svc.db, 'SR', plan.sr).PBDs.map((p) => find(svc.db, 'PBD', p)).find((p) => p?.host === ref);
-        await this.onHost(h.address, 'host.preconfigure_ha', { stack: plan.stack, generation, timeout_ms: plan.timeoutMs, device_config: pbd?.device_config ?? {} });
+        // Checking the medium (an etcd connection's first round trip, a statefile write) is bounded by
+        // T, the time the stack itself allows a medium operation, not by the shorter forward-timeout.
+        await this.onHost(h.address, 'host.preconfigure_ha', { stack: plan.stack, generation, timeout_ms: plan.timeoutMs, device_config: pbd?.device_config ?? {} },
+          Math.max(svc.cfg.forwardTimeoutMs, plan.timeoutMs));
       }
       phase = 'statefile';
       failedHost = svc.myRef;
