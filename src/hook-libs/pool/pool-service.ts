@@ -384,6 +384,11 @@ export class PoolService {
     }
     this.wake();
     void this.management?.sync();
+    this.announceRole();
+  }
+
+  /** Tells subscribers and the log this host's role and master (after any change of either). */
+  announceRole(): void {
     this.handle.publish('pool-role', { host: this.me.name, role: this.local.role.kind, master: this.masterAddress() });
     this.log.info({ msgId: 'POOL_ROLE', host: this.me.name, role: this.local.role }, `pool host ${this.me.name} is ${this.local.role.kind === 'master' ? 'master' : `a slave of ${this.masterAddress()}`}`);
   }

@@ -133,6 +133,9 @@ export class PoolTimers {
     await svc.changeLocal((s) => followRedirect(s, address, svc.me.address, svc.wallMs(), svc.cfg.proposalTimeoutMs));
     if (svc.masterAddress() !== before) {
       svc.log.info({ msgId: 'POOL_FOLLOW_MASTER', from: before, to: address }, `master moved from ${before} to ${address}; following`);
+      // Still a slave, so no duties change; subscribers (and the master-change metric) hear it as
+      // they hear a commit that reached this host.
+      svc.announceRole();
     }
   }
 

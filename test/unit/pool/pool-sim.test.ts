@@ -175,3 +175,17 @@ test('sim: emergency_transition_to_master on a slave and recover_slaves bring th
   const vms = (await sim.ok('host2', 'VM.get_all_records')) as Record<string, { name_label: string }>;
   assert.deepEqual(Object.values(vms).map((v) => v.name_label), ['kept']);
 });
+
+test('sim: a slave that follows a HOST_IS_SLAVE redirect announces its new master (pool-role event)', async (t) => {
+  const sim = await pool3(t);
+  await until(async () => Object.values(await liveOf(sim, 'host1')).every(Boolean));
+  // host2 takes over without telling host3; host1 is told to follow it. host3's next heartbeat to
+  // host1 is answered HOST_IS_SLAVE [host2], and host3 follows that.
+  assert.equal(await sim.ok('host2', 'pool.emergency_transition_to_master'), '');
+  assert.equal(await sim.ok('host1', 'pool.emergency_reset_master', { master_address: '127.0.0.1:9002' }), '');
+  const mark = sim.published.length;
+  await until(() => sim.status('host3')['master'] === '127.0.0.1:9002');
+  const announced = sim.published.slice(mark).filter((p) => p.host === 'host3' && p.event === 'pool-role');
+  assert.deepEqual(announced.map((p) => p.data), [{ host: 'host3', role: 'slave', master: '127.0.0.1:9002' }]);
+  assert.ok(sim.logged.some((l) => l['host'] === 'host3' && l['msgId'] === 'POOL_FOLLOW_MASTER'));
+});
