@@ -18,9 +18,9 @@ test('etcd survival rule', { timeout: 30_000 }, async (t) => {
   });
 
   await t.test('cut off alone: a peer reached etcd between two of its own failed attempts → fence, naming the peer', () => {
-    const own = [10_000, 10_250, 10_500, 10_750, 11_000];
-    const peers: PeerView[] = [{ uuid: 'b', heardAt: 11_100, etcdOkAt: 10_600 }, { uuid: 'c', heardAt: 11_050, etcdOkAt: 9_000 }];
-    const v = etcdVerdict({ ...base, leaseHeld: false, ownFailures: own, peers, now: 11_200 });
+    const own = [9_750, 10_000, 10_250, 10_500, 10_750, 11_000, 11_250];
+    const peers: PeerView[] = [{ uuid: 'b', heardAt: 11_100, etcdOkAt: 10_400 }, { uuid: 'c', heardAt: 11_050, etcdOkAt: 9_000 }];
+    const v = etcdVerdict({ ...base, leaseHeld: false, ownFailures: own, peers, now: 11_300 });
     assert.equal(v.kind, 'fence');
     assert.match((v as { reason: string }).reason, /while b still reached etcd/);
   });
@@ -36,8 +36,10 @@ test('etcd survival rule', { timeout: 30_000 }, async (t) => {
     const own = [10_000, 10_250, 10_500];
     const peers: PeerView[] = [{ uuid: 'b', heardAt: 10_700, etcdOkAt: 10_600 }];
     assert.equal(etcdVerdict({ ...base, leaseHeld: false, ownFailures: own, peers, now: 10_700 }).kind, 'outage');
-    // …and if this host's next attempt fails too, it is the one cut off.
-    assert.equal(etcdVerdict({ ...base, leaseHeld: false, ownFailures: [...own, 10_850], peers, now: 10_900 }).kind, 'fence');
+    // One more failure soon after (a member still electing, a client still reconnecting) proves nothing…
+    assert.equal(etcdVerdict({ ...base, leaseHeld: false, ownFailures: [...own, 10_850], peers, now: 10_900 }).kind, 'outage');
+    // …but failing on for minRunMs after the peer got through makes this host the one cut off.
+    assert.equal(etcdVerdict({ ...base, leaseHeld: false, ownFailures: [...own, 10_850, 11_100], peers, now: 11_150 }).kind, 'fence');
   });
 
   await t.test('one unlucky failure just before etcd goes down for everyone is not taken for being cut off', () => {
@@ -64,6 +66,23 @@ test('etcd survival rule', { timeout: 30_000 }, async (t) => {
           const peers = ages.map((a, i) => ({ uuid: `p${i}`, heardAt: lossAt + 3000 - heardAgo, etcdOkAt: lossAt - a }));
           const own = failOffsets.map((o) => lossAt + o).sort((a, b) => a - b);
           const v = etcdVerdict({ ...base, leaseHeld: false, ownFailures: own, peers, now: lossAt + 3000 });
+          assert.notEqual(v.kind, 'fence', JSON.stringify(v));
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
+  await t.test('property: when etcd comes back, a host whose attempts fail for less than minRunMs after a peer got through does not fence', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 10_000, max: 100_000 }), // the moment a peer first got through again
+        fc.array(fc.integer({ min: 0, max: 20_000 }), { minLength: 1, maxLength: 20 }), // own failures during the outage, before it
+        fc.array(fc.integer({ min: 0, max: base.minRunMs - 1 }), { maxLength: 5 }), // own failures just after it
+        (backAt, before, after) => {
+          const own = [...before.map((b) => backAt - b), ...after.map((a) => backAt + a)].sort((a, b) => a - b);
+          const peers = [{ uuid: 'b', heardAt: backAt + 100, etcdOkAt: backAt }];
+          const v = etcdVerdict({ ...base, leaseHeld: false, ownFailures: own, peers, now: backAt + base.minRunMs });
           assert.notEqual(v.kind, 'fence', JSON.stringify(v));
         },
       ),

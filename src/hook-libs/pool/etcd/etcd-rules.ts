@@ -12,11 +12,14 @@
  *   lease, no lock, and no fenced write can commit), and the pool recovers by itself when etcd's
  *   majority returns — the etcd form of HA_STATEFILE_LOST.
  *
- * "Both before and after" is what tells the cases apart ("before" by at least a keepalive interval,
- * so that one unlucky call just before etcd goes down is not taken for a host cut off). When etcd loses its majority, every host's
- * last success is from before the loss, so no peer success falls inside anyone's run of failures.
- * When etcd comes back, the first host to reach it must not make the others fence: their next attempt
- * succeeds too, so no own failure follows that success.
+ * "Both before and after" is what tells the cases apart, each by at least `minRunMs`: one unlucky
+ * call just before etcd goes down is not taken for a host cut off, and neither is one just after it
+ * comes back. When etcd loses its majority, every host's last success is from before the loss, so
+ * no peer success falls inside anyone's run of failures. When etcd comes back, the first host to
+ * reach it must not make the others fence: their attempts succeed too within a keepalive interval or
+ * so (a member still electing its leader, a client still reconnecting — seen on a loaded machine:
+ * one failed attempt 250 ms after a peer's success made a host fence), so no run of own failures
+ * that long follows that success.
  */
 export interface PeerView {
   readonly uuid: string;
@@ -60,7 +63,7 @@ export function etcdVerdict(input: EtcdVerdictInput): EtcdVerdict {
     const at = p.etcdOkAt;
     if (at === undefined) return false;
     const before = failures.some((f) => f <= at - Math.max(input.slackMs, input.minRunMs));
-    const after = failures.some((f) => f >= at + input.slackMs);
+    const after = failures.some((f) => f >= at + Math.max(input.slackMs, input.minRunMs));
     return before && after;
   });
   if (reachedWhileFailing.length > 0) {
