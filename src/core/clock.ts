@@ -17,11 +17,20 @@ export interface Clock {
   setTimer(delayMs: Millis, fn: () => void): Timer;
 }
 
+/** The longest delay node's setTimeout honours. */
+const MAX_TIMEOUT_DELAY_MS = 2_147_483_647;
+
 export const systemClock: Clock = {
   monotonicMs: () => performance.now(),
   wallMs: () => Date.now(),
   setTimer(delayMs, fn) {
-    const handle = setTimeout(fn, Math.max(0, delayMs));
+    // node fires a delay above 2^31 - 1 ms after 1 ms (TimeoutOverflowWarning): a timer meant for
+    // weeks would fire at once. Longer delays are waited out in steps.
+    let handle: NodeJS.Timeout;
+    const arm = (left: number) => {
+      handle = setTimeout(() => (left > MAX_TIMEOUT_DELAY_MS ? arm(left - MAX_TIMEOUT_DELAY_MS) : fn()), Math.min(MAX_TIMEOUT_DELAY_MS, Math.max(0, left)));
+    };
+    arm(delayMs);
     return { cancel: () => clearTimeout(handle) };
   },
 };

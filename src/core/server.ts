@@ -445,7 +445,15 @@ export class LivesetServer {
         const rt = this.runtime;
         const now = this.opts.clock.monotonicMs();
         const sections: Record<string, unknown> = {};
-        for (const [key, fn] of rt.status) sections[key] = fn();
+        for (const [key, fn] of rt.status) {
+          // One library's failing section must not blind the operator to the others.
+          try {
+            sections[key] = fn();
+          } catch (err) {
+            sections[key] = { error: `status of ${key} failed: ${(err as Error).message}` };
+            this.opts.logger.error({ msgId: 'CORE_STATUS_SECTION_FAILED', section: key, err }, `status-get: the ${key} section failed`);
+          }
+        }
         // Servers this one refuses as HA witness callers, and for how many more ms.
         const fences = this.witnessDesk.describe();
         if (Object.keys(fences).length > 0) sections['witness-fences'] = fences;

@@ -40,7 +40,9 @@ export async function fuzzMany(count: number, seed: number, progress: (done: num
           const key = problem.slice(0, 100);
           if (!findings.has(key)) findings.set(key, { problem, input });
         }
+        if (target.broken) break;
       }
+      if (target.broken) break; // a dead or unreadable server: every later input would fail alike
       done += n;
       progress(done);
     }

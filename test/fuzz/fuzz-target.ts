@@ -102,6 +102,19 @@ export class FuzzTarget {
     });
   }
 
+  /** True once the server is gone or its state can no longer be read: later inputs prove nothing. */
+  get broken(): boolean {
+    return this.dead || this.digestFailed;
+  }
+
+  private digestFailed = false;
+
+  /** status-get failing is a finding in itself (the input before it left the server unable to report). */
+  private unreadable(err: Error, when: 'before' | 'after'): string[] {
+    this.digestFailed = true;
+    return [`status-get failed ${when} the input (the server can no longer report its state): ${err.message}`];
+  }
+
   /** What must not change when a command is refused: HA state and scopes, pool role and database generation. */
   async digest(): Promise<string> {
     const a = await keaArgs(this.url, 'status-get');
@@ -115,7 +128,8 @@ export class FuzzTarget {
     s.inputs++;
     s.byWire[input.wire] = (s.byWire[input.wire] ?? 0) + 1;
     s.byKind[input.kind] = (s.byKind[input.kind] ?? 0) + 1;
-    const before = await this.digest();
+    const before = await this.digest().catch((err: unknown) => err as Error);
+    if (before instanceof Error) return this.unreadable(before, 'before');
     let verdict: Verdict;
     try {
       verdict = await this.deliver(input);
@@ -124,7 +138,8 @@ export class FuzzTarget {
     }
     const problems = [...verdict.problems];
     if (this.dead) return [...problems, `server process exited\n${this.server.logs().slice(-2000)}`];
-    const after = await this.digest();
+    const after = await this.digest().catch((err: unknown) => err as Error);
+    if (after instanceof Error) return [...problems, ...this.unreadable(after, 'after')];
     if (verdict.rejected === true && after !== before) {
       const again = await this.replay(input);
       if (again !== undefined) problems.push(`refused, yet the state changed: ${again}`);

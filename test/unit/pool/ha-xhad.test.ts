@@ -35,6 +35,9 @@ test('timeouts follow xapi from T = 10 s up, and scale below (testing only)', ()
   assert.ok('error' in baseTimeoutOf({ timeout: '5' }, {}, false), 'below 10 s outside testing');
   assert.deepEqual(baseTimeoutOf({ timeout: '5' }, {}, true), { ms: 5000 });
   assert.ok('error' in baseTimeoutOf({ timeout: 'x' }, {}, true));
+  // Beyond a day every derived timer would overflow node's setTimeout: refused, naming the bound.
+  assert.deepEqual(baseTimeoutOf({ timeout: '86400' }, {}, false), { ms: 86_400_000 });
+  assert.deepEqual(baseTimeoutOf({ timeout: '1e12' }, {}, false), { error: 'timeout must be at most 86400 s (one day)', value: '1e12' });
 });
 
 test('statefile slots round-trip in one block; a torn block reads as absent', () => {

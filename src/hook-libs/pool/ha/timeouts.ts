@@ -85,12 +85,17 @@ function tickOf(t1: number, t2: number): number {
  * T from pool.enable_ha's configuration map (seconds, as xapi), else other_config's
  * default_ha_timeout, else 60 s. Returns an error text when the value is not usable.
  */
+/** Upper bound on T: a day is far beyond any real pool's (xapi's default is 60 s). */
+const MAX_TIMEOUT_MS = 86_400_000;
+
 export function baseTimeoutOf(configuration: Readonly<Record<string, string>>, otherConfig: Readonly<Record<string, string>>, testing: boolean): { ms: number } | { error: string; value: string } {
   const raw = configuration['timeout'] ?? otherConfig['default_ha_timeout'];
   if (raw === undefined) return { ms: DEFAULT_TIMEOUT_MS };
   const secs = Number(raw);
   if (!Number.isFinite(secs) || secs <= 0) return { error: 'timeout must be a number of seconds', value: raw };
   const ms = Math.round(secs * 1000);
+  // The longest derived interval (the enable join timeout, 7 T) must stay a usable timer delay.
+  if (ms > MAX_TIMEOUT_MS) return { error: `timeout must be at most ${MAX_TIMEOUT_MS / 1000} s (one day)`, value: raw };
   const min = testing ? MIN_TESTING_TIMEOUT_MS : MIN_PRODUCTION_TIMEOUT_MS;
   if (ms < min) {
     return { error: testing ? `timeout must be at least ${min / 1000} s` : 'timeout must be at least 10 s (smaller values only under testing)', value: raw };
