@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, mkdirSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePorts } from './liveset.ts';
@@ -10,6 +12,8 @@ import { freePorts } from './liveset.ts';
  * (spec/clients-and-toolchain.md §B.1): start-up is bimodal (≈0.4 s or ≈2.4 s), SIGTERM takes ≈9 s
  * because of leadership transfer so members are SIGKILLed, a restarted member must reuse its data dir
  * with `--initial-cluster-state existing`, and any ETCD_* variable that shadows a flag is fatal.
+ * With `tls`, the client URLs are https:// (and the peer URLs too with `tls.peer`), served with the
+ * given certificate; with `tls.clientCertAuth` etcd demands a client certificate signed by `tls.ca`.
  */
 export interface EtcdMember {
   readonly name: string;
@@ -22,26 +26,42 @@ export interface EtcdMember {
 
 const ETCD_BIN = process.env.LIVESET_ETCD_BIN ?? '/usr/bin/etcd';
 
+/** PEM files for an etcd served over TLS (see etcd-pki.ts for a set made at run time). */
+export interface EtcdTls {
+  /** etcd's --trusted-ca-file: the CA client certificates must chain to (and the harness trusts). */
+  readonly ca: string;
+  readonly cert: string;
+  readonly key: string;
+  /** etcd's --client-cert-auth: refuse clients without a certificate signed by `ca`. */
+  readonly clientCertAuth?: boolean;
+  /** Also TLS between members (the same certificate: it must allow serverAuth and clientAuth). */
+  readonly peer?: boolean;
+  /** The client certificate the harness itself presents (health checks, leader lookup). */
+  readonly clientCert?: string;
+  readonly clientKey?: string;
+}
+
 export class EtcdCluster {
   private constructor(
     readonly dir: string,
     readonly members: EtcdMember[],
     private readonly token: string,
+    readonly tls?: EtcdTls,
   ) {}
 
   /** Starts `size` members and waits (up to `timeoutMs`) until every one reports healthy. */
-  static async start(opts: { size?: number; timeoutMs?: number } = {}): Promise<EtcdCluster> {
+  static async start(opts: { size?: number; timeoutMs?: number; tls?: EtcdTls } = {}): Promise<EtcdCluster> {
     const size = opts.size ?? 3;
     const dir = mkdtempSync(join(tmpdir(), 'liveset-etcd-'));
     const ports = await freePorts(size * 2);
     const members: EtcdMember[] = Array.from({ length: size }, (_, i) => ({
       name: `m${i + 1}`,
-      clientUrl: `http://127.0.0.1:${ports[i * 2]}`,
-      peerUrl: `http://127.0.0.1:${ports[i * 2 + 1]}`,
+      clientUrl: `${opts.tls ? 'https' : 'http'}://127.0.0.1:${ports[i * 2]}`,
+      peerUrl: `${opts.tls?.peer ? 'https' : 'http'}://127.0.0.1:${ports[i * 2 + 1]}`,
       dataDir: join(dir, `m${i + 1}`),
       logFile: join(dir, `m${i + 1}.log`),
     }));
-    const cluster = new EtcdCluster(dir, members, `liveset-${process.pid}-${Date.now()}`);
+    const cluster = new EtcdCluster(dir, members, `liveset-${process.pid}-${Date.now()}`, opts.tls);
     try {
       for (const m of members) cluster.spawnMember(m, 'new');
       await cluster.waitHealthy(members, opts.timeoutMs ?? 20_000);
@@ -83,12 +103,52 @@ export class EtcdCluster {
         '--election-timeout', '1000',
         '--logger', 'zap',
         '--log-level', 'warn',
+        ...this.tlsFlags(),
       ],
       { env, stdio: ['ignore', log, log] },
     );
     closeSync(log);
     child.on('error', () => {});
     m.process = child;
+  }
+
+  private tlsFlags(): string[] {
+    const t = this.tls;
+    if (t === undefined) return [];
+    return [
+      '--cert-file', t.cert, '--key-file', t.key, '--trusted-ca-file', t.ca,
+      ...(t.clientCertAuth ? ['--client-cert-auth'] : []),
+      ...(t.peer ? ['--peer-cert-file', t.cert, '--peer-key-file', t.key, '--peer-trusted-ca-file', t.ca, '--peer-client-cert-auth'] : []),
+    ];
+  }
+
+  /** A JSON request to a member's client URL (over TLS when the cluster serves it, with the harness's client certificate). */
+  private json(m: EtcdMember, path: string, body?: string): Promise<unknown> {
+    const url = new URL(path, m.clientUrl);
+    const t = this.tls;
+    return new Promise((resolve, reject) => {
+      const opts = {
+        method: body === undefined ? 'GET' : 'POST',
+        timeout: 1000,
+        ...(t ? { ca: readFileSync(t.ca), ...(t.clientCert ? { cert: readFileSync(t.clientCert) } : {}), ...(t.clientKey ? { key: readFileSync(t.clientKey) } : {}) } : {}),
+      };
+      const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, opts, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (text += d));
+        res.on('end', () => {
+          try {
+            resolve(JSON.parse(text));
+          } catch (err) {
+            reject(err);
+          }
+        });
+        res.on('error', reject);
+      });
+      req.on('timeout', () => req.destroy(new Error(`${url.href}: no answer within 1 s`)));
+      req.on('error', reject);
+      req.end(body);
+    });
   }
 
   /** Resolves when every member answers /health with health "true". */
@@ -112,8 +172,7 @@ export class EtcdCluster {
 
   private async healthy(m: EtcdMember): Promise<boolean> {
     try {
-      const res = await fetch(`${m.clientUrl}/health`, { signal: AbortSignal.timeout(1000) });
-      const body = (await res.json()) as { health?: string };
+      const body = (await this.json(m, '/health')) as { health?: string };
       return body.health === 'true';
     } catch {
       return false;
@@ -125,12 +184,8 @@ export class EtcdCluster {
     const running = this.members.filter((m) => m.process !== undefined && m.process.exitCode === null && m.process.signalCode === null);
     for (const m of running) {
       try {
-        const status = (await (
-          await fetch(`${m.clientUrl}/v3/maintenance/status`, { method: 'POST', body: '{}', signal: AbortSignal.timeout(1000) })
-        ).json()) as { leader?: string };
-        const list = (await (
-          await fetch(`${m.clientUrl}/v3/cluster/member/list`, { method: 'POST', body: '{}', signal: AbortSignal.timeout(1000) })
-        ).json()) as { members?: { ID: string; name: string }[] };
+        const status = (await this.json(m, '/v3/maintenance/status', '{}')) as { leader?: string };
+        const list = (await this.json(m, '/v3/cluster/member/list', '{}')) as { members?: { ID: string; name: string }[] };
         const leader = list.members?.find((x) => x.ID === status.leader);
         if (leader !== undefined) return leader.name;
       } catch {

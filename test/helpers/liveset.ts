@@ -201,6 +201,8 @@ export async function startMembers(
   names: readonly string[],
   cleanup: () => void = () => undefined,
   readyTimeoutMs?: number,
+  /** Extra environment per server (the file may use ${VAR} for what differs between hosts). */
+  envOf?: (name: string) => Record<string, string> | undefined,
 ): Promise<{ servers: Map<string, LivesetProcess>; stopAll(): Promise<void> }> {
   const servers = new Map<string, LivesetProcess>();
   const stopAll = async () => {
@@ -211,7 +213,7 @@ export async function startMembers(
   const configFile = join(mkdtempSync(join(tmpdir(), 'liveset-test-')), 'liveset.json');
   writeFileSync(configFile, JSON.stringify(config, null, 2));
   try {
-    await Promise.all(names.map(async (n) => servers.set(n, await startLiveset({ config: configFile, server: n, ...(readyTimeoutMs !== undefined ? { readyTimeoutMs } : {}) }))));
+    await Promise.all(names.map(async (n) => servers.set(n, await startLiveset({ config: configFile, server: n, ...(readyTimeoutMs !== undefined ? { readyTimeoutMs } : {}), ...(envOf?.(n) ? { env: envOf(n) } : {}) }))));
   } catch (err) {
     await stopAll();
     throw err;

@@ -30,6 +30,8 @@ export async function startHaPool(
     etcd?: { endpoints: readonly string[]; prefix?: string };
     /** Further hook libraries after the pool (paths relative to test/fixtures, the hooks directory). */
     libraries?: readonly { library: string; parameters?: unknown }[];
+    /** Extra environment per host, for ${VAR} in `extra` where hosts differ (e.g. each host's TLS files). */
+    hostEnv?: (name: string) => Record<string, string>;
   } = {},
 ): Promise<HaPool> {
   const names = ['host1', 'host2', 'host3'].slice(0, n);
@@ -53,7 +55,7 @@ export async function startHaPool(
       },
     }, ...(opts.libraries ?? []).map((l) => ({ ...l, library: join(FIXTURES, l.library) }))],
   };
-  const { servers: hosts, stopAll } = await startMembers(config, names, () => rmSync(dataRoot, { recursive: true, force: true }));
+  const { servers: hosts, stopAll } = await startMembers(config, names, () => rmSync(dataRoot, { recursive: true, force: true }), undefined, opts.hostEnv);
   const url = (nm: string) => urls.get(nm) as string;
   const status = async (nm: string) => {
     try {

@@ -1,5 +1,6 @@
 import type { ClusterMember, PeerTls } from '../../core/hooks/hook-library.ts';
 import { hasPeerTls, peerTlsProblem, type PeerTlsFiles } from '../../core/peer-tls.ts';
+import { etcdParameterProblems, type EtcdStackParameters } from './etcd/etcd-parameters.ts';
 
 /** One host of the pool, as configured. */
 export interface PoolHost {
@@ -142,6 +143,8 @@ export function checkPoolConfig(parameters: unknown, serverName: string): string
   for (const h of c.hosts) {
     if (h.url.startsWith('https:') && !tls) problems.push(`hosts: url '${h.url}' of ${h.name}: https needs the pool's trust-anchor, cert-file and key-file`);
   }
+  const etcd = c.clusterStacks['etcd'];
+  if (etcd !== undefined) problems.push(...etcdParameterProblems(etcd as EtcdStackParameters));
   if (c.poolSecret !== undefined && c.poolSecretFile !== undefined) problems.push('pool-secret, pool-secret-file: give one of them, not both');
   if (c.assumedDeadMs <= c.heartbeatIntervalMs) {
     problems.push(`assumed-dead-interval: ${c.assumedDeadMs} ms must be longer than heartbeat-interval (${c.heartbeatIntervalMs} ms)`);

@@ -1,7 +1,7 @@
 import type { Etcd3, Lease, Watcher } from 'etcd3';
 import type { Logger } from 'pino';
 import { LeaseGuard, type LeaseState } from './lease-guard.ts';
-import { openEtcd, type EtcdConnectionOptions } from './etcd-connection.ts';
+import { describeEtcdError, openEtcd, type EtcdConnectionOptions } from './etcd-connection.ts';
 
 /** What a host announces about itself under its lease. */
 export interface EtcdHostInfo {
@@ -98,7 +98,7 @@ export class EtcdSession {
     return `${this.prefix}/state`;
   }
 
-  /** Connects, takes a lease, announces the host and starts the watches; throws if etcd cannot be reached. */
+  /** Connects, takes a lease, announces the host and starts the watches; throws (etcd's own error) if that fails. */
   async start(): Promise<void> {
     this.client = await openEtcd(this.opts.connection);
     this.leaseInvalid = (await import('etcd3')).EtcdLeaseInvalidError;
@@ -108,7 +108,7 @@ export class EtcdSession {
       await this.resync();
     } catch (err) {
       await this.stop();
-      throw new Error(`cannot reach etcd at ${this.opts.connection.endpoints.join(',')}: ${(err as Error).message}`);
+      throw err;
     }
     this.scheduleKeepalive();
   }
@@ -450,7 +450,8 @@ export class EtcdSession {
   }
 
   private markUnreachable(err: Error): void {
-    const text = err.message;
+    // A TLS or authentication failure says which setting to look at (status etcd_error, the log).
+    const text = describeEtcdError(err, this.opts.connection);
     const was = this.reachable;
     if (this.reachable || this.lastError !== text) {
       this.opts.log.warn({ msgId: 'POOL_ETCD_UNREACHABLE', err: text }, `etcd call failed: ${text}`);

@@ -3,7 +3,8 @@ import type { Timer } from '../../../core/clock.ts';
 import { CommandError } from '../../../core/errors.ts';
 import type { Store } from '../../../store/store.ts';
 import type { ClusterStack, ClusterStackFactory, LivesetReport, StackContext, StackListener, StackState } from '../ha/cluster-stack.ts';
-import { openEtcd, parseEndpoints, type EtcdConnectionOptions } from './etcd-connection.ts';
+import { connectionProblem, describeEtcdError, isPermanentEtcdError, openEtcd, probeTls, parseEndpoints, type EtcdConnectionOptions } from './etcd-connection.ts';
+import { etcdParameterProblems, type EtcdStackParameters } from './etcd-parameters.ts';
 import { etcdVerdict, type EtcdVerdict, type PeerView } from './etcd-rules.ts';
 import { EtcdSession } from './etcd-session.ts';
 import { EtcdStore } from './etcd-store.ts';
@@ -11,15 +12,7 @@ import { EtcdStore } from './etcd-store.ts';
 /** The SR type that stands for an etcd cluster: device_config `endpoints` (and optionally `prefix`). */
 export const ETCD_SR_TYPE = 'etcd';
 
-/** The pool parameters' `cluster-stacks.etcd` section: how to authenticate to etcd. */
-export interface EtcdStackParameters {
-  readonly 'trust-anchor'?: string;
-  readonly 'cert-file'?: string;
-  readonly 'key-file'?: string;
-  readonly user?: string;
-  readonly password?: string;
-  readonly 'password-file'?: string;
-}
+export type { EtcdStackParameters } from './etcd-parameters.ts';
 
 /** What one host says to the others over the network every heartbeat interval. */
 interface EtcdBeat {
@@ -88,16 +81,30 @@ export class EtcdStack implements ClusterStack {
     } catch (err) {
       throw new CommandError('HA_HOST_CANNOT_ACCESS_STATEFILE', [], (err as Error).message);
     }
-    const password = params.password ?? (params['password-file'] !== undefined ? readFileSync(params['password-file'], 'utf8').trim() : undefined);
+    const problems = etcdParameterProblems(params);
+    if (problems.length > 0) throw new CommandError('HA_HOST_CANNOT_ACCESS_STATEFILE', [], problems.join('; '));
+    let password = params.password;
+    if (params['password-file'] !== undefined) {
+      try {
+        password = readFileSync(params['password-file'], 'utf8').trim();
+      } catch (err) {
+        throw new CommandError('HA_HOST_CANNOT_ACCESS_STATEFILE', [], `cluster-stacks.etcd.password-file: cannot read ${params['password-file']}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      }
+    }
+    const tls = {
+      ...(params['trust-anchor'] !== undefined ? { 'trust-anchor': params['trust-anchor'] } : {}),
+      ...(params['cert-file'] !== undefined ? { 'cert-file': params['cert-file'] } : {}),
+      ...(params['key-file'] !== undefined ? { 'key-file': params['key-file'] } : {}),
+    };
     this.connection = {
       endpoints: list,
       prefix: (ctx.deviceConfig['prefix'] ?? `/liveset/${ctx.poolUuid}`).replace(/\/+$/, ''),
-      ...(params['trust-anchor'] !== undefined
-        ? { tls: { 'trust-anchor': params['trust-anchor'], ...(params['cert-file'] ? { 'cert-file': params['cert-file'] } : {}), ...(params['key-file'] ? { 'key-file': params['key-file'] } : {}) } }
-        : {}),
+      ...(Object.keys(tls).length > 0 ? { tls } : {}),
       ...(params.user !== undefined && password !== undefined ? { auth: { user: params.user, password } } : {}),
       callTimeoutMs: Math.max(500, Math.min(2000, Math.floor(ctx.timeouts.heartbeatIntervalMs))),
     };
+    const mismatch = connectionProblem(this.connection);
+    if (mismatch !== undefined) throw new CommandError('HA_HOST_CANNOT_ACCESS_STATEFILE', [], mismatch);
     this.ttlSeconds = leaseTtlSeconds(ctx.timeouts.baseMs);
   }
 
@@ -106,7 +113,17 @@ export class EtcdStack implements ClusterStack {
   }
 
   private unreachable(err: unknown): CommandError {
-    return new CommandError('HA_HOST_CANNOT_ACCESS_STATEFILE', [], `cannot reach etcd at ${this.connection.endpoints.join(',')}: ${(err as Error).message ?? String(err)}`);
+    if (err instanceof CommandError) return err;
+    return new CommandError('HA_HOST_CANNOT_ACCESS_STATEFILE', [], `cannot use etcd at ${this.connection.endpoints.join(',')}: ${describeEtcdError(err, this.connection)}`);
+  }
+
+  /**
+   * The reason behind a failed etcd call: when gRPC gives none (a TLS failure often reaches the
+   * caller as a bare "No connection established"), a TLS handshake of its own finds it.
+   */
+  private async diagnose(err: unknown): Promise<unknown> {
+    if (err instanceof CommandError || isPermanentEtcdError(err)) return err;
+    return (await probeTls(this.connection).catch(() => undefined)) ?? err;
   }
 
   /**
@@ -135,13 +152,13 @@ export class EtcdStack implements ClusterStack {
         client.close();
       }
     } catch (err) {
-      throw this.unreachable(err);
+      throw this.unreachable(await this.diagnose(err));
     }
   }
 
   async initialise(): Promise<void> {
-    await this.putPoolState('init').catch((err) => {
-      throw err instanceof CommandError ? err : this.unreachable(err);
+    await this.putPoolState('init').catch(async (err) => {
+      throw this.unreachable(await this.diagnose(err));
     });
   }
 
@@ -173,6 +190,7 @@ export class EtcdStack implements ClusterStack {
   /** Opens the session, retrying until the join deadline; then checks the pool-wide state. */
   private async connect(mode: 'enable' | 'boot', deadline: number): Promise<void> {
     let lastErr: unknown;
+    let lastWhy: string | undefined;
     while (this.mode === 'joining' && this.session === undefined) {
       try {
         if (this.cut) throw new Error('etcd cut off (testing fault)');
@@ -197,8 +215,15 @@ export class EtcdStack implements ClusterStack {
         }
         this.session = session;
       } catch (err) {
-        lastErr = err;
-        if (this.now() >= deadline) {
+        lastErr = await this.diagnose(err);
+        const why = describeEtcdError(lastErr, this.connection);
+        if (why !== lastWhy) {
+          lastWhy = why;
+          this.ctx.logger.warn({ msgId: 'POOL_ETCD_UNREACHABLE', err: why, mode }, `cannot join through etcd: ${why}`);
+        }
+        // Enabling HA with settings etcd refuses (TLS, user, permissions) fails at once, naming
+        // them; a booting host keeps trying until its deadline, as the operator may be fixing them.
+        if (this.now() >= deadline || (mode === 'enable' && isPermanentEtcdError(lastErr))) {
           this.finishJoin(this.unreachable(lastErr));
           return;
         }
