@@ -72,10 +72,6 @@ test('pool HA on the etcd stack over TLS with client certificates and an etcd us
   const pool = await startHaPool(3, {
     etcd: { endpoints: etcd.endpoints(), prefix: PREFIX },
     extra: {
-      // The pool calls' bound (1 s in the pool tests) also bounds host.preconfigure_ha, whose first
-      // run on a host loads the etcd3 client (≈0.4 s idle, seconds on a loaded two-core machine) and,
-      // when a call fails, makes its own TLS handshake to find out why; 5 s (the default is 10 s).
-      'forward-timeout': 5000,
       'cluster-stacks': {
         etcd: {
           'trust-anchor': '${LIVESET_TEST_ETCD_DIR}/ca.pem',
