@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 // npm run build: tsc compiles src/ into dist/ (incrementally), outputs whose source is gone are
-// removed, then a stamp records when the build started, so a source file saved during or after
+// removed, ajv's standalone validators are generated from schemas/ (scripts/compile-schemas.mjs), then a stamp records when the build started, so a source file saved during or after
 // the build makes dist/ count as stale (src/cli/build-check.ts).
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { compileSchemas } from './compile-schemas.mjs';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const dist = join(root, 'dist');
@@ -23,4 +24,5 @@ function prune(dir) {
   }
 }
 prune(dist);
+await compileSchemas(root);
 writeFileSync(join(dist, 'build-stamp.json'), `${JSON.stringify({ startedAt, builtAt: new Date().toISOString() })}\n`);

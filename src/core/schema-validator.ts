@@ -1,7 +1,8 @@
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import addFormatsModule from 'ajv-formats';
-
-const addFormats = addFormatsModule.default;
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import type { Ajv, ErrorObject } from 'ajv';
+import { createAjv, schemaKey } from './ajv-setup.ts';
 
 /** One problem found by validation: where (a JSON pointer) and why. */
 export interface SchemaProblem {
@@ -11,33 +12,50 @@ export interface SchemaProblem {
   readonly atKey?: boolean;
 }
 
+/** What ajv's compile and the precompiled modules both give: true or false, with errors when false. */
+type Validate = ((value: unknown) => boolean) & { errors?: ErrorObject[] | null };
+
+/** Where the build writes a validator per schema in schemas/ (scripts/compile-schemas.mjs). */
+const PRECOMPILED_DIR = fileURLToPath(new URL('../validators/', import.meta.url));
+
 /**
- * The single ajv instance. Schemas are compiled once (at registration or start-up) and the compiled
- * functions reused for every request, as fastify does.
+ * Compiles schemas once (at registration, start-up or first use) and reuses the functions for every
+ * request, as fastify does. A schema that the build precompiled (dist/validators/, found by a hash
+ * of its content) is loaded from there; any other (a library's inline schema, a schema edited
+ * since the build, or running from the TypeScript sources) is compiled with ajv, loaded then.
  */
 export class SchemaValidator {
-  private readonly ajv = new Ajv({ allErrors: true, strict: true, strictRequired: false, allowUnionTypes: true, useDefaults: true });
-
-  constructor() {
-    addFormats(this.ajv);
-    // Annotation keywords our schema files use; ajv's strict mode would reject them otherwise.
-    this.ajv.addKeyword('positional');
-    this.ajv.addKeyword('x-secret');
-    // Names code or a file (a library, script, password or key file, a directory): changeable only
-    // by editing the file and config-reload, never over the API (src/core/config/locked-fields.ts).
-    this.ajv.addKeyword('x-trusted');
-  }
-
+  private ajv: Ajv | undefined;
   private readonly cache = new WeakMap<object, (value: unknown) => SchemaProblem[]>();
+  private readonly require = createRequire(import.meta.url);
+
+  /** `precompiledDir`: false to always compile with ajv (tests compare the two). */
+  constructor(private readonly precompiledDir: string | false = PRECOMPILED_DIR) {}
 
   /** Compiles a schema (once per schema object) into a function listing every problem in a value. */
   compile(schema: Record<string, unknown>): (value: unknown) => SchemaProblem[] {
     const cached = this.cache.get(schema);
     if (cached) return cached;
-    const fn: ValidateFunction = this.ajv.compile(schema);
+    const fn = this.precompiled(schema) ?? (this.ajv ??= createAjv()).compile(schema);
     const check = (value: unknown): SchemaProblem[] => (fn(value) ? [] : describeErrors(fn.errors ?? []));
     this.cache.set(schema, check);
     return check;
+  }
+
+  /** True when compiling `schema` is a load of the build's validator rather than a run of ajv. */
+  isPrecompiled(schema: Record<string, unknown>): boolean {
+    return this.precompiledFile(schema) !== undefined;
+  }
+
+  private precompiled(schema: Record<string, unknown>): Validate | undefined {
+    const file = this.precompiledFile(schema);
+    return file === undefined ? undefined : (this.require(file) as Validate);
+  }
+
+  private precompiledFile(schema: Record<string, unknown>): string | undefined {
+    if (this.precompiledDir === false) return undefined;
+    const file = `${this.precompiledDir}${schemaKey(schema)}.cjs`;
+    return existsSync(file) ? file : undefined;
   }
 }
 

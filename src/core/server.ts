@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import YAML from 'yaml';
 import { chmodSync, mkdirSync, renameSync, writeFileSync, openSync, fsyncSync, closeSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -546,7 +545,8 @@ export class LivesetServer {
     if (literal.length > 0) {
       throw new CommandError('OPERATION_NOT_ALLOWED', literal, `config-write refuses to write secrets in clear: ${literal.join(', ')} ${literal.length === 1 ? 'holds' : 'hold'} a literal secret; use \${VAR} or a password file in the configuration`);
     }
-    const text = target.endsWith('.json') ? `${JSON.stringify(raw, null, 2)}\n` : YAML.stringify(raw);
+    // yaml is loaded here, not at start: a server whose configuration is JSON may never need it.
+    const text = target.endsWith('.json') ? `${JSON.stringify(raw, null, 2)}\n` : (await import('yaml')).default.stringify(raw);
     const tmp = `${target}.tmp-${this.opts.pid}`;
     mkdirSync(dir, { recursive: true });
     const fd = openSync(tmp, 'w', 0o600);

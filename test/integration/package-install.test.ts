@@ -46,6 +46,7 @@ test('the npm pack tarball installs into an empty prefix and its liveset runs co
     assert.ok(paths.includes(needed), `${needed} is in the tarball`);
   }
   assert.deepEqual(paths.filter((p) => p.startsWith('src/') || p.startsWith('test/') || p.endsWith('.ts')), [], 'no sources or tests in the tarball');
+  assert.ok(paths.some((p) => /^dist\/validators\/[0-9a-f]+\.cjs$/.test(p)), 'the precompiled schema validators are in the tarball');
 
   // A global install into a prefix of its own, as `npm install -g` does; dependencies from the
   // npm cache when there (npm ci filled it), from the registry otherwise.

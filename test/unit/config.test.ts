@@ -38,6 +38,14 @@ test('JSON files are parsed strictly and located too', () => {
   assert.deepEqual(problemsOf('{\n  "testing": {\n    "fault-injection": 1\n  }\n}', {}, 'c.json'), ['c.json:3:24: testing.fault-injection: must be boolean']);
 });
 
+test('a key given twice is refused in JSON as in YAML (JSON.parse alone would keep the last)', () => {
+  assert.deepEqual(problemsOf('{"server": {"name": "a", "name": "b"}}', {}, 'c.json'), ['c.json:1:26: Map keys must be unique at line 1, column 26:']);
+  assert.deepEqual(problemsOf('{"logging": {"level": "info"}, "logg\\u0069ng": {}}', {}, 'c.json'), ['c.json:1:32: Map keys must be unique at line 1, column 32:'], 'an escaped spelling is the same key');
+  assert.deepEqual(problemsOf('server:\n  name: a\n  name: b\n'), ['c.yaml:3:3: Map keys must be unique at line 3, column 3:']);
+  // The same key in different objects, or as a value, is no duplicate.
+  assert.equal(load('{"server": {"name": "name"}, "logging": {"level": "info"}, "testing": {"fault-injection": false}}', {}, 'c.json').config.server.name, 'name');
+});
+
 test('${VAR} comes from the environment; unset ones are errors; $${ escapes; ${server} is kept', () => {
   const { config } = load('server:\n  listen: "http://127.0.0.1:${PORT}/"\n  data-dir: "/d/${server}/$${X}"\n  name: "${NAME:-alpha}"\n', { PORT: '9000' });
   assert.equal(config.server.listen, 'http://127.0.0.1:9000/');

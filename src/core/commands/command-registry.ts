@@ -52,18 +52,20 @@ export class CommandRegistry {
       }
     };
     // A library's inline schema is compiled now, so a bad one stops the library loading. The
-    // schemas/commands/ files (built-in commands; a unit test compiles every one) are compiled
-    // after the server answers (compilePending) or on first use, whichever comes first:
-    // compiling all of them was most of a server's start-up time.
+    // schemas/commands/ files (built-in commands; the build compiles every one into
+    // dist/validators/) are loaded on first use: compiling all of them was most of a server's
+    // start-up time. Those that must still be compiled by ajv (running from the sources, or a
+    // schema edited since the build) are compiled after the server answers (compilePending), so
+    // that a command's first call (a peer's, with a short timeout) does not pay for it.
     let compiled = spec.schema ? compile() : undefined;
     const validate = (value: unknown) => (compiled ??= compile())(value);
-    if (!compiled) this.uncompiled.push(() => void (compiled ??= compile()));
+    if (!compiled) this.uncompiled.push(() => void (this.validator.isPrecompiled(schema.arguments) || (compiled ??= compile())));
     this.commands.set(spec.name, { name: spec.name, owner, schema, validate, handler: spec.handler });
   }
 
   /**
-   * Compiles the schemas still waiting, one per event-loop turn, so that requests are served in
-   * between and a command's first call (a peer's, with a short timeout) does not pay for it.
+   * Compiles the schemas still waiting that have no precompiled validator, one per event-loop
+   * turn, so that requests are served in between.
    */
   compilePending(): void {
     const next = this.uncompiled.shift();
