@@ -1,3 +1,4 @@
+import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Answer } from './commands/answer.ts';
 import { PeerRejectedError, PeerUnreachableError, type LibraryHandle, type PeerAddress, type PeerTls } from './hooks/hook-library.ts';
@@ -33,8 +34,8 @@ export function peerCaller(self: string, faults: FaultTable | undefined, logger:
 
 /**
  * Sends one command to a peer over its Kea control channel and returns the first answer, with the
- * error name and params the peer adds for liveset callers (see toKeaAnswer). Uses
- * fetch's pooled keep-alive connections, so a heartbeat every 100 ms costs no TCP handshake.
+ * error name and params the peer adds for liveset callers (see toKeaAnswer). Uses keep-alive
+ * connections, so a heartbeat every 100 ms costs no TCP handshake.
  */
 export async function callPeer(
   self: string,
@@ -56,13 +57,7 @@ export async function callPeer(
     const timeout = AbortSignal.timeout(timeoutMs);
     const url = new URL('/', peer.url);
     const both = signal ? AbortSignal.any([timeout, signal]) : timeout;
-    if (url.protocol === 'https:') {
-      ({ response, text } = await postTls(url, headers, body, both, peer.tls));
-    } else {
-      const r = await fetch(url, { method: 'POST', headers, body, signal: both });
-      response = r;
-      text = await r.text();
-    }
+    ({ response, text } = await post(url, headers, body, both, peer.tls));
   } catch (err) {
     const e = err as Error & { cause?: { code?: string } };
     const reason = signal?.aborted ? 'the calling library was unloaded'
@@ -85,13 +80,17 @@ export async function callPeer(
 }
 
 /**
- * Keep-alive agents for https peers, one per key material: a library's load reads its files into
- * one PeerTls object, so a reload (new files) gets a new agent and the old one is collected.
+ * Keep-alive agents: one for plain http, one per TLS key material (a library's load reads its
+ * files into one PeerTls object, so a reload with new files gets a new agent and the old one is
+ * collected). node:http rather than fetch: fetch's first call loads undici and compiles its
+ * WebAssembly HTTP parser, about 9 MiB of RSS and 35 ms of CPU in every HA or pool server, and it
+ * cannot present a client certificate without undici's own API.
  */
 const agents = new WeakMap<PeerTls, HttpsAgent>();
+let plainAgent: HttpAgent | undefined;
 let plainTlsAgent: HttpsAgent | undefined;
 
-function agentFor(tls: PeerTls | undefined): HttpsAgent {
+function tlsAgentFor(tls: PeerTls | undefined): HttpsAgent {
   if (!tls) return (plainTlsAgent ??= new HttpsAgent({ keepAlive: true }));
   let agent = agents.get(tls);
   if (!agent) {
@@ -103,19 +102,36 @@ function agentFor(tls: PeerTls | undefined): HttpsAgent {
   return agent;
 }
 
-/** One POST over node:https (fetch cannot present a client certificate without undici's own API). */
-function postTls(url: URL, headers: Record<string, string>, body: string, signal: AbortSignal, tls: PeerTls | undefined): Promise<{ response: { status: number }; text: string }> {
+type Posted = { response: { status: number }; text: string };
+
+/**
+ * One POST; failures shaped like fetch's (a TimeoutError or AbortError name, the socket error's
+ * code as `cause.code`), which is what callPeer reports. A kept-alive connection that the peer
+ * closed while it sat idle fails with ECONNRESET as soon as it is reused, before the peer has read
+ * anything (fetch avoids it by honouring the peer's Keep-Alive timeout hint; node 20's Agent does
+ * not): that request is sent once more on a new connection, as node's documentation advises.
+ */
+function post(url: URL, headers: Record<string, string>, body: string, signal: AbortSignal, tls: PeerTls | undefined, retried = false): Promise<Posted> {
   return new Promise((resolve, reject) => {
-    const req = httpsRequest(url, { method: 'POST', agent: agentFor(tls), headers: { ...headers, 'Content-Length': Buffer.byteLength(body) }, signal }, (res) => {
+    const options = { method: 'POST', headers: { ...headers, 'Content-Length': Buffer.byteLength(body) }, signal };
+    const onResponse = (res: IncomingMessage) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => (text += chunk));
       res.on('end', () => resolve({ response: { status: res.statusCode ?? 0 }, text }));
       res.on('error', reject);
-    });
+    };
+    const req: ClientRequest = url.protocol === 'https:'
+      ? httpsRequest(url, { ...options, agent: tlsAgentFor(tls) }, onResponse)
+      : httpRequest(url, { ...options, agent: (plainAgent ??= new HttpAgent({ keepAlive: true })) }, onResponse);
     req.on('error', (err: Error & { code?: string }) => {
-      // Shaped like fetch's errors, so the caller reports the code (e.g. a refused certificate).
-      reject(signal.aborted ? Object.assign(new Error('aborted'), { name: (signal.reason as Error | undefined)?.name ?? 'AbortError' }) : Object.assign(new Error(err.message), { cause: { code: err.code ?? err.message } }));
+      if (signal.aborted) {
+        reject(Object.assign(new Error('aborted'), { name: (signal.reason as Error | undefined)?.name ?? 'AbortError' }));
+      } else if (req.reusedSocket && err.code === 'ECONNRESET' && !retried) {
+        post(url, headers, body, signal, tls, true).then(resolve, reject);
+      } else {
+        reject(Object.assign(new Error(err.message), { cause: { code: err.code ?? err.message } }));
+      }
     });
     req.end(body);
   });

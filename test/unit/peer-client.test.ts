@@ -58,3 +58,41 @@ test("aborting the library's signal ends a call in flight at once", async (t) =>
   assert.ok(Date.now() - started < 30_000, 'not left to its 60 s timeout');
   await assert.rejects(call({ name: 'host2', url }, 'ha-heartbeat', {}, 1000), /unloaded/, 'no new calls after unload');
 });
+
+test('a peer that does not answer in time, and one that refuses the connection, are reported with the reason', { timeout: 30_000 }, async (t) => {
+  const call = peerCaller('host1', undefined, capture().logger, new AbortController().signal);
+  const silent = await fakePeer(t, () => undefined);
+  await assert.rejects(call({ name: 'host2', url: silent }, 'ha-heartbeat', {}, 200), (e: unknown) => e instanceof PeerUnreachableError && e.reason === 'no answer within 200 ms');
+  const closed = createServer();
+  await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+  const port = (closed.address() as { port: number }).port;
+  await new Promise((resolve) => closed.close(resolve));
+  await assert.rejects(call({ name: 'host2', url: `http://127.0.0.1:${port}/` }, 'ha-heartbeat', {}, 2000), (e: unknown) => e instanceof PeerUnreachableError && e.reason === 'ECONNREFUSED');
+});
+
+test('a call whose kept-alive connection the peer drops (closed while idle) is sent again on a new connection', { timeout: 30_000 }, async (t) => {
+  // The second request on any connection is dropped without an answer, as when the peer closes an
+  // idle connection just as it is reused.
+  const requestsOn = new WeakMap<object, number>();
+  let handled = 0;
+  const server = createServer((req, res) => {
+    const n = (requestsOn.get(req.socket) ?? 0) + 1;
+    requestsOn.set(req.socket, n);
+    req.resume();
+    req.on('end', () => {
+      handled++;
+      if (n === 2) req.socket.destroy();
+      else res.writeHead(200, { 'Content-Type': 'application/json' }).end('[{"result":0,"text":"fine"}]');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise((resolve) => {
+    server.closeAllConnections();
+    server.close(resolve);
+  }));
+  const peer = { name: 'host2', url: `http://127.0.0.1:${(server.address() as { port: number }).port}/` };
+  const call = peerCaller('host1', undefined, capture().logger, new AbortController().signal);
+  assert.equal((await call(peer, 'ha-heartbeat', {}, 2000)).text, 'fine');
+  assert.equal((await call(peer, 'ha-heartbeat', {}, 2000)).text, 'fine', 'answered on a new connection');
+  assert.equal(handled, 3, 'the dropped request was sent once more, not more');
+});
