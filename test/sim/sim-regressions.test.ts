@@ -28,3 +28,10 @@ test('pool-ha seed 1309: a booting host that hears a host online (holding a live
 test('pool-ha seed 718: a host that has just boot-joined does not drop live members it has not heard yet (a master off the statefile) and take the lock', { timeout: 60_000 }, () => passes(718, poolHaProfile));
 
 test('pool-ha seed 520: a host that loses the statefile while a fenced peer (not excluded) is outside its liveset fences instead of holding on to survival rule 2 beside the rebooted peer', { timeout: 60_000 }, () => passes(520, poolHaProfile));
+
+test('pool-ha seed 5753: a host on survival rule 2 does not count on a member that still says it is joining (it formed a liveset of its own)', { timeout: 60_000 }, () => passes(5753, poolHaProfile));
+
+test('pool-ha seeds 4008 and 4679: after every host restarted without the old master, a slave contends for the lock after T without a holder (no masterless pool)', { timeout: 60_000 }, async () => {
+  await passes(4008, poolHaProfile);
+  await passes(4679, poolHaProfile);
+});

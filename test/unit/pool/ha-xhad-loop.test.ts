@@ -174,3 +174,41 @@ test('boot join after a clean shutdown (xha BOOT_BLOCKED_BY_EXCLUDED): an exclud
   assert.deepEqual(formed.st.liveset, ['b']);
   assert.equal(formed.st.excluded, false, 'the flag is cleared at the join');
 });
+
+test('survival rule 2 (sim pool-ha seed 5753): a member admitted while booting that still says it is joining does not count as a member — it may form a liveset of its own', { timeout: 10_000 }, () => {
+  const c: XhadConfig = { me: 'a', hosts: ['a', 'b'], generation: 'g1', timeouts: t };
+  const online = { ...initialState('boot', 0, true), mode: 'online' as const, liveset: ['a', 'b'], holder: 'a', seenHolder: true, confirmedAt: 900 };
+  const lostWhile = (bSays: 'joining' | 'online') => {
+    const obs = emptyObservations();
+    observeRead(c, obs, { state: 'active', generation: 'g1' }, [undefined, slot('b', 1, { state: bSays })], 100);
+    observeRead(c, obs, undefined, [undefined, slot('b', 2, { state: bSays })], 200);
+    // b's last heartbeat says it has no statefile access (sent before its first read).
+    observeHeartbeat(c, obs, { from: 'b', generation: 'g1', state: bSays, sfAccess: false, liveset: bSays === 'online' ? ['a', 'b'] : [] }, 950);
+    obs.ownWriteOkAt = 900;
+    obs.ioFailing = true;
+    return step(c, online, obs, 1000);
+  };
+  const joining = lostWhile('joining');
+  assert.equal(joining.state.mode, 'stopped');
+  assert.match(joining.decisions.find((d) => d.kind === 'fence')?.reason ?? '', /b, still joining and not excluded/);
+  const joined = lostWhile('online');
+  assert.equal(joined.state.mode, 'online');
+  assert.equal(joined.verdict?.kind === 'survive' && joined.verdict.rule, 'rule-2');
+});
+
+test('the master lock (sim pool-ha seeds 4008, 4679): a slave that never saw a holder contends once it has been online T without one, so a pool whose master never came back gets one', { timeout: 10_000 }, () => {
+  const c: XhadConfig = { me: 'b', hosts: ['a', 'b'], generation: 'g1', timeouts: t };
+  let st = { ...initialState('boot', 0, false), mode: 'online' as const, liveset: ['a', 'b'], holderSeenAt: 1000, confirmedAt: 1000 };
+  const obs = emptyObservations();
+  let seq = 1;
+  const requestingAt = (at: number) => {
+    observeRead(c, obs, { state: 'active', generation: 'g1' }, [slot('a', seq++, { liveset: ['a', 'b'] }), undefined], at);
+    observeHeartbeat(c, obs, { from: 'a', generation: 'g1', state: 'online', sfAccess: true, liveset: ['a', 'b'] }, at);
+    obs.ownWriteOkAt = at;
+    st = step(c, st, obs, at).state;
+    return st.requesting;
+  };
+  for (let at = 1200; at < 1000 + t.baseMs; at += 400) assert.equal(requestingAt(at), false, `at ${at} ms b leaves the lock to the master`);
+  assert.equal(requestingAt(1000 + t.baseMs), true, 'after T without a holder b contends');
+  assert.equal(st.grant, 'b');
+});

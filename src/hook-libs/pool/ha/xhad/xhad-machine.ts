@@ -97,6 +97,8 @@ export interface XhadState {
   readonly holder: HostId | null;
   /** Once a lock holder has been seen, losing it makes this host contend (on_master_failure). */
   readonly seenHolder: boolean;
+  /** When this host last saw a lock holder, or joined: a slave contends after T without one. */
+  readonly holderSeenAt: number;
   /** Last time this host confirmed that it survives with its liveset. */
   readonly confirmedAt: number;
   readonly failoverAllowed: boolean;
@@ -136,7 +138,7 @@ export interface StepResult {
 
 export function initialState(mode: 'enable' | 'boot', at: number, contendAsMaster: boolean): XhadState {
   return {
-    mode: 'joining', joinMode: mode, joinStartedAt: at, liveset: [], requesting: false, grant: null, holder: null, seenHolder: false,
+    mode: 'joining', joinMode: mode, joinStartedAt: at, liveset: [], requesting: false, grant: null, holder: null, seenHolder: false, holderSeenAt: at,
     confirmedAt: at, failoverAllowed: true, contendAsMaster, statefileLost: false, excluded: false,
   };
 }
@@ -270,6 +272,13 @@ export function survival(cfg: XhadConfig, obs: Observations, view: View, liveset
   if (outside.length > 0) {
     return { kind: 'fence', reason: `lost the statefile while ${outside.join(', ')}, outside the liveset and not excluded by a clean shutdown, may reach it (survival rule 2 does not hold)` };
   }
+  // A member admitted while it was booting that has not announced that it joined is not in the
+  // liveset yet by its own account (in xha it is not until its start criteria pass): it may still
+  // form a liveset of its own on the statefile (sim pool-ha seed 5753).
+  const notJoined = liveset.filter((h) => h !== cfg.me && lastAnnounced(obs, h, cfg) === 'joining' && !peerExcluded(obs, h, cfg));
+  if (notJoined.length > 0) {
+    return { kind: 'fence', reason: `lost the statefile while ${notJoined.join(', ')}, still joining and not excluded, may reach it and form a liveset of its own (survival rule 2 does not hold)` };
+  }
   const withAccess = liveset.filter((h) => h !== cfg.me && obs.hb[h]?.msg.sfAccess !== false);
   if (withAccess.length > 0) return { kind: 'pending', reason: `lost the statefile while ${withAccess.join(', ')} still report access to it` };
   return { kind: 'survive', rule: 'rule-2', reason: 'every liveset member lost the statefile and all still hear each other; every other host is excluded (survival rule 2)' };
@@ -312,7 +321,7 @@ function stepJoining(cfg: XhadConfig, st0: XhadState, obs: Observations, view: V
   const t = cfg.timeouts;
   const st: XhadState = obs.selfExcluded === true && !st0.excluded && st0.joinMode === 'boot' ? { ...st0, excluded: true } : st0;
   const joined = (liveset: HostId[]): StepResult => {
-    const state: XhadState = { ...st, mode: 'online', liveset, confirmedAt: Math.min(at, obs.ownWriteOkAt ?? at), excluded: false };
+    const state: XhadState = { ...st, mode: 'online', liveset, confirmedAt: Math.min(at, obs.ownWriteOkAt ?? at), excluded: false, holderSeenAt: at };
     const next = stepOnline(cfg, state, obs, view, at);
     return { ...next, decisions: [{ kind: 'joined' }, ...next.decisions] };
   };
@@ -391,16 +400,26 @@ function stepOnline(cfg: XhadConfig, st: XhadState, obs: Observations, view: Vie
 
   const holder = lockHolder(cfg, obs, st, liveset, view.sfAccess);
   const seenHolder = st.seenHolder || holder !== null;
+  const holderSeenAt = holder !== null ? at : st.holderSeenAt;
   let requesting = st.requesting;
   let grant = st.grant;
   if (view.sfAccess) {
-    requesting = st.failoverAllowed && (holder === cfg.me || (holder === null && (seenHolder || st.contendAsMaster)));
+    // Who contends while nobody holds the lock: the pool master at once, a host that saw a holder
+    // lost at once (on_master_failure), and any other host once every liveset member says it is
+    // online and there has been no holder for T — xapi's slave monitor finds no live master and
+    // runs on_master_failure; without it a pool whose master never came back after a restart of
+    // every host stays masterless (sim pool-ha seeds 4008, 4679). Members still joining (an
+    // enable in progress) are waited for: the enabling master takes the lock first. The lock
+    // still admits one holder (the lowest UUID among requesters).
+    const settled = liveset.every((h) => h === cfg.me || lastAnnounced(obs, h, cfg) === 'online');
+    const contend = seenHolder || st.contendAsMaster || (settled && at - holderSeenAt >= cfg.timeouts.baseMs);
+    requesting = st.failoverAllowed && (holder === cfg.me || (holder === null && contend));
     const req = (h: HostId) => (h === cfg.me ? requesting : slotOf(obs, h)?.requesting === true);
     if (holder !== null && req(holder)) grant = holder;
     else grant = cfg.hosts.find((h) => liveset.includes(h) && req(h)) ?? null;
   }
   return {
-    state: { ...st, liveset, confirmedAt, holder, seenHolder, requesting, grant, statefileLost: statefileLost || (st.statefileLost && !view.sfAccess) },
+    state: { ...st, liveset, confirmedAt, holder, seenHolder, holderSeenAt, requesting, grant, statefileLost: statefileLost || (st.statefileLost && !view.sfAccess) },
     view, verdict, decisions,
   };
 }
