@@ -52,12 +52,4 @@ export class Load {
     const i = pool.findIndex((m) => m.name === this.believed);
     this.believed = pool[(i + 1) % pool.length]?.name ?? this.believed;
   }
-
-  /** Asks the pool for a new master (a master change under load). */
-  async designate(target: string, hostRef: string): Promise<boolean> {
-    const m = this.member(this.believed);
-    if (m === undefined || m.down) return false;
-    const a = await keaCommand(m.proc.url, 'pool.designate_new_master', { host: hostRef }, { timeoutMs: 60_000 }).catch(() => undefined);
-    return a?.result === 0 && target !== '';
-  }
 }

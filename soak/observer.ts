@@ -33,24 +33,59 @@ export class Observer {
   polls = 0;
   private readonly haState = new Map<string, string>();
   private master: string | undefined;
+  /** The master every live pool host last agreed on. */
+  private agreedMaster: string | undefined;
 
-  constructor(private readonly members: readonly Member[], private readonly now: () => number) {}
+  private readonly witnessed: boolean;
+
+  constructor(private readonly members: readonly Member[], private readonly now: () => number) {
+    this.witnessed = members.some((m) => m.cluster === 'witness');
+  }
 
   private up(cluster: 'ha' | 'pool'): Member[] {
     return this.members.filter((m) => m.cluster === cluster && !m.down);
   }
 
-  private async haView(m: Member): Promise<HaView | undefined> {
-    const a = await keaCommand(m.proc.url, 'ha-query', { key: 'soak' }, { timeoutMs: 3000 }).catch(() => undefined);
-    const args = a?.arguments as { state?: string; scopes?: string[]; 'service-enabled'?: boolean } | undefined;
-    if (args?.state === undefined) return undefined;
-    return { state: args.state, served: args['service-enabled'] === true ? (args.scopes ?? []) : [] };
+  /** One key per HA scope (the load-balancing split), found once by asking which scope a key is in. */
+  private scopeKeys: Map<string, string> | undefined;
+
+  private async keysPerScope(m: Member): Promise<Map<string, string> | undefined> {
+    if (this.scopeKeys !== undefined) return this.scopeKeys;
+    const keys = new Map<string, string>();
+    for (let i = 0; i < 64 && keys.size < 2; i++) {
+      const key = i.toString(16).padStart(2, '0');
+      const a = await keaCommand(m.proc.url, 'ha-query', { key, 'key-format': 'hex' }, { timeoutMs: 3000 }).catch(() => undefined);
+      const scope = (a?.arguments as { scope?: string } | undefined)?.scope;
+      if (scope === undefined) return undefined;
+      if (!keys.has(scope)) keys.set(scope, key);
+    }
+    this.scopeKeys = keys;
+    return keys;
   }
 
-  private async poolRole(m: Member): Promise<{ role: string; master: string } | undefined> {
+  /**
+   * A server's state and the scopes it serves at this instant: ha-query's `serve` for one key of
+   * each scope (what a client is told — it includes a witness step-down, which the state alone does not show).
+   */
+  private async haView(m: Member): Promise<HaView | undefined> {
+    const keys = await this.keysPerScope(m);
+    if (keys === undefined) return undefined;
+    let state: string | undefined;
+    const served: string[] = [];
+    for (const [scope, key] of keys) {
+      const a = await keaCommand(m.proc.url, 'ha-query', { key, 'key-format': 'hex' }, { timeoutMs: 3000 }).catch(() => undefined);
+      const args = a?.arguments as { state?: string; serve?: boolean } | undefined;
+      if (args?.state === undefined) return undefined;
+      state ??= args.state;
+      if (args.serve === true) served.push(scope);
+    }
+    return state === undefined ? undefined : { state, served };
+  }
+
+  private async poolRole(m: Member): Promise<{ role: string; master: string; ha: string; liveset: number } | undefined> {
     const a = await keaCommand(m.proc.url, 'host.local_status', {}, { timeoutMs: 3000 }).catch(() => undefined);
-    const s = a?.arguments as { role?: string; master_address?: string } | undefined;
-    return s?.role === undefined ? undefined : { role: s.role, master: s.master_address ?? '' };
+    const s = a?.arguments as { role?: string; master_address?: string; ha?: { state?: string; liveset?: string[] } } | undefined;
+    return s?.role === undefined ? undefined : { role: s.role, master: s.master_address ?? '', ha: s.ha?.state ?? 'none', liveset: s.ha?.liveset?.length ?? 0 };
   }
 
   private violation(what: string): void {
@@ -58,7 +93,10 @@ export class Observer {
     this.violations.push({ atMs: this.now(), what, logs });
   }
 
-  /** Two HA servers serve one scope and neither is in partner-down. */
+  /**
+   * Two HA servers serve one scope: outside partner-down without witnesses, ever with them (an
+   * isolated server steps down before its partner, backed by a witness, takes its scopes).
+   */
   private async haOverlap(): Promise<string | undefined> {
     const views = await Promise.all(this.up('ha').map(async (m) => ({ m, v: await this.haView(m) })));
     for (const { m, v } of views) {
@@ -75,15 +113,15 @@ export class Observer {
       for (const b of seen) {
         if (a.m.name >= b.m.name) continue;
         const both = a.v.served.filter((s) => b.v.served.includes(s));
-        if (both.length > 0 && a.v.state !== 'partner-down' && b.v.state !== 'partner-down') {
-          return `scope ${both.join(',')} served by ${a.m.name} (${a.v.state}) and ${b.m.name} (${b.v.state})`;
+        if (both.length > 0 && (this.witnessed || (a.v.state !== 'partner-down' && b.v.state !== 'partner-down'))) {
+          return `scope ${both.join(',')} served by ${a.m.name} (${a.v.state}) and ${b.m.name} (${b.v.state})${this.witnessed ? ' (the pair has a witness)' : ''}`;
         }
       }
     }
     return undefined;
   }
 
-  /** Failover = the survivor entering partner-down after the driver killed its partner. */
+  /** HA pair failover = the survivor entering partner-down after the driver killed its partner. */
   private noteHaFailover(m: Member, state: string): void {
     if (state !== 'partner-down') return;
     const victim = this.members.find((x) => x.cluster === 'ha' && x !== m && x.killedAt !== undefined);
@@ -94,13 +132,28 @@ export class Observer {
   }
 
   private async poolMasters(): Promise<string[]> {
-    const roles = await Promise.all(this.up('pool').map(async (m) => ({ m, r: await this.poolRole(m) })));
+    const up = this.up('pool');
+    const roles = await Promise.all(up.map(async (m) => ({ m, r: await this.poolRole(m) })));
     const masters = roles.filter((x) => x.r?.role === 'master').map((x) => x.m.name);
     if (masters.length === 1 && masters[0] !== this.master) {
       if (this.master !== undefined) this.transitions.push(`${(this.now() / 1000).toFixed(1)}s pool master ${this.master} -> ${masters[0]}`);
       this.master = masters[0];
     }
+    // An automatic failover ends when every live host (all up members answer) follows one new master.
+    const answered = roles.flatMap((x) => (x.r === undefined ? [] : [x.r]));
+    if (masters.length === 1 && answered.length === up.length && new Set(answered.map((r) => r.master)).size === 1) this.notePoolFailover(masters[0] as string);
     return masters;
+  }
+
+  /** Pool failover = the master lost (killed, or cut off and fenced) -> a new master every live host follows. */
+  private notePoolFailover(master: string): void {
+    const before = this.agreedMaster;
+    this.agreedMaster = master;
+    if (before === undefined || before === master) return;
+    const lost = this.members.find((x) => x.name === before);
+    if (lost?.lostAt === undefined) return;
+    this.failovers.push({ cluster: 'pool', what: `${before} lost -> ${master} master on every live host`, ms: this.now() - lost.lostAt });
+    lost.lostAt = undefined;
   }
 
   /** One round of polls; call repeatedly. */
@@ -133,16 +186,24 @@ export class Observer {
     if (lost.length > 0) this.violation(`acting master ${m.name} lacks acknowledged VMs ${lost.slice(0, 10).join(',')}${lost.length > 10 ? ` and ${lost.length - 10} more` : ''}`);
   }
 
-  /** Converged: the pair in load-balancing, one pool master every host follows. */
+  /** Converged: every member up, the pair in load-balancing, one pool master every host follows, all three online in the HA liveset. */
   async converged(): Promise<string | undefined> {
+    const down = this.members.find((m) => m.down);
+    if (down) return `${down.name} is down`;
     for (const m of this.up('ha')) {
       const v = await this.haView(m);
       if (v?.state !== 'load-balancing') return `${m.name} is ${v?.state ?? 'not answering'}`;
     }
-    const roles = await Promise.all(this.up('pool').map((m) => this.poolRole(m)));
+    const pool = this.up('pool');
+    const roles = await Promise.all(pool.map((m) => this.poolRole(m)));
     const masters = roles.filter((r) => r?.role === 'master');
     if (masters.length !== 1) return `${masters.length} pool masters`;
     if (new Set(roles.map((r) => r?.master)).size !== 1) return 'pool hosts follow different masters';
+    const notInLiveset = pool.find((_, i) => roles[i]?.ha !== 'online' || roles[i]?.liveset !== pool.length);
+    if (notInLiveset) {
+      const r = roles[pool.indexOf(notInLiveset)];
+      return `${notInLiveset.name} HA is ${r?.ha ?? 'not answering'} with a liveset of ${r?.liveset ?? 0}`;
+    }
     return undefined;
   }
 }
