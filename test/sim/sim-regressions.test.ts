@@ -35,3 +35,5 @@ test('pool-ha seeds 4008 and 4679: after every host restarted without the old ma
   await passes(4008, poolHaProfile);
   await passes(4679, poolHaProfile);
 });
+
+test('pool-ha seed 10372: that slave contends only as the lowest host of a settled liveset, never beside a rebooted master it has not admitted (two holders from abstaining stale grants)', { timeout: 60_000 }, () => passes(10372, poolHaProfile));

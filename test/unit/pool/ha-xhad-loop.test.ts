@@ -9,7 +9,7 @@ import {
   beatDue, emptyObservations, observeHeartbeat, observeRead, slotContent, slotWriteDue, watchdogExpired,
 } from '../../../src/hook-libs/pool/ha/xhad/xhad-loop.ts';
 import { decodeSlot, encodeSlot } from '../../../src/hook-libs/pool/ha/xhad/statefile-format.ts';
-import { holdsMaster, initialState, slotFor, step, type Slot, type XhadConfig } from '../../../src/hook-libs/pool/ha/xhad/xhad-machine.ts';
+import { holdsMaster, initialState, slotFor, step, type Slot, type XhadConfig, type XhadState } from '../../../src/hook-libs/pool/ha/xhad/xhad-machine.ts';
 
 const t = deriveTimeouts(4000);
 const cfg = (me: string): XhadConfig => ({ me, hosts: ['a', 'b', 'c'], generation: 'g1', timeouts: t });
@@ -196,19 +196,33 @@ test('survival rule 2 (sim pool-ha seed 5753): a member admitted while booting t
   assert.equal(joined.verdict?.kind === 'survive' && joined.verdict.rule, 'rule-2');
 });
 
-test('the master lock (sim pool-ha seeds 4008, 4679): a slave that never saw a holder contends once it has been online T without one, so a pool whose master never came back gets one', { timeout: 10_000 }, () => {
-  const c: XhadConfig = { me: 'b', hosts: ['a', 'b'], generation: 'g1', timeouts: t };
-  let st = { ...initialState('boot', 0, false), mode: 'online' as const, liveset: ['a', 'b'], holderSeenAt: 1000, confirmedAt: 1000 };
-  const obs = emptyObservations();
-  let seq = 1;
-  const requestingAt = (at: number) => {
-    observeRead(c, obs, { state: 'active', generation: 'g1' }, [slot('a', seq++, { liveset: ['a', 'b'] }), undefined], at);
-    observeHeartbeat(c, obs, { from: 'a', generation: 'g1', state: 'online', sfAccess: true, liveset: ['a', 'b'] }, at);
-    obs.ownWriteOkAt = at;
-    st = step(c, st, obs, at).state;
-    return st.requesting;
+test('the master lock (sim pool-ha seeds 4008, 4679, 10372): with no holder for T, the lowest host of a settled liveset contends, so a pool whose master never came back gets one; not while a host outside the liveset is alive, nor a higher host', { timeout: 10_000 }, () => {
+  const run = (me: 'a' | 'b', cAlive: boolean) => {
+    const c: XhadConfig = { me, hosts: ['a', 'b', 'c'], generation: 'g1', timeouts: t };
+    const peer = me === 'a' ? 'b' : 'a';
+    let st: XhadState = { ...initialState('boot', 0, false), mode: 'online', liveset: ['a', 'b'], holderSeenAt: 1000, confirmedAt: 1000 };
+    const obs = emptyObservations();
+    let seq = 1;
+    const requestingAt = (at: number) => {
+      const slots: (Slot | undefined)[] = [undefined, undefined, undefined];
+      slots[['a', 'b', 'c'].indexOf(peer)] = slot(peer, seq, { liveset: ['a', 'b'] });
+      // c: dead (its slot never changes) or alive outside the liveset (its slot changes).
+      slots[2] = slot('c', cAlive ? seq : 1, { state: 'joining', liveset: [] });
+      seq++;
+      observeRead(c, obs, { state: 'active', generation: 'g1' }, slots, at);
+      observeHeartbeat(c, obs, { from: peer, generation: 'g1', state: 'online', sfAccess: true, liveset: ['a', 'b'] }, at);
+      obs.ownWriteOkAt = at;
+      st = step(c, st, obs, at).state;
+      return st.requesting;
+    };
+    const before: boolean[] = [];
+    for (let at = 1200; at < 1000 + t.baseMs; at += 400) before.push(requestingAt(at));
+    return { before, after: requestingAt(1000 + t.baseMs), st };
   };
-  for (let at = 1200; at < 1000 + t.baseMs; at += 400) assert.equal(requestingAt(at), false, `at ${at} ms b leaves the lock to the master`);
-  assert.equal(requestingAt(1000 + t.baseMs), true, 'after T without a holder b contends');
-  assert.equal(st.grant, 'b');
+  const lowest = run('a', false);
+  assert.deepEqual(lowest.before.filter(Boolean), [], 'within T a leaves the lock to the master');
+  assert.equal(lowest.after, true, 'after T without a holder a contends');
+  assert.equal(lowest.st.grant, 'a');
+  assert.equal(run('b', false).after, false, 'b is not the lowest in its liveset');
+  assert.equal(run('a', true).after, false, 'c, alive outside the liveset, may be a master rejoining: a waits');
 });

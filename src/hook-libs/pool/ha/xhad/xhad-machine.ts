@@ -405,14 +405,18 @@ function stepOnline(cfg: XhadConfig, st: XhadState, obs: Observations, view: Vie
   let grant = st.grant;
   if (view.sfAccess) {
     // Who contends while nobody holds the lock: the pool master at once, a host that saw a holder
-    // lost at once (on_master_failure), and any other host once every liveset member says it is
-    // online and there has been no holder for T — xapi's slave monitor finds no live master and
-    // runs on_master_failure; without it a pool whose master never came back after a restart of
-    // every host stays masterless (sim pool-ha seeds 4008, 4679). Members still joining (an
-    // enable in progress) are waited for: the enabling master takes the lock first. The lock
-    // still admits one holder (the lowest UUID among requesters).
-    const settled = liveset.every((h) => h === cfg.me || lastAnnounced(obs, h, cfg) === 'online');
-    const contend = seenHolder || st.contendAsMaster || (settled && at - holderSeenAt >= cfg.timeouts.baseMs);
+    // lost at once (on_master_failure), and the liveset's lowest-UUID host once there has been no
+    // holder for T while the pool is settled — xapi's slave monitor finds no live master and runs
+    // on_master_failure; without it a pool whose master never came back after a restart of every
+    // host stays masterless (sim pool-ha seeds 4008, 4679). Settled: every member says it is
+    // online (an enable in progress is waited for, so the enabling master takes the lock first)
+    // and every host outside the liveset is silent on both channels. Where nobody has granted
+    // anyone yet, two requesters reading each other's slots from before they asked both see
+    // abstentions, so a slave must not race a live host it has not admitted — a rebooted master
+    // contending at once (seed 10372) — nor other slaves (only the lowest asks).
+    const settled = liveset.every((h) => h === cfg.me || lastAnnounced(obs, h, cfg) === 'online') &&
+      cfg.hosts.every((h) => liveset.includes(h) || (!view.hbd.includes(h) && !view.sfd.includes(h)));
+    const contend = seenHolder || st.contendAsMaster || (settled && liveset[0] === cfg.me && at - holderSeenAt >= cfg.timeouts.baseMs);
     requesting = st.failoverAllowed && (holder === cfg.me || (holder === null && contend));
     const req = (h: HostId) => (h === cfg.me ? requesting : slotOf(obs, h)?.requesting === true);
     if (holder !== null && req(holder)) grant = holder;
