@@ -97,6 +97,7 @@ function report(r: { observer: Observer; load: Load; driver: Driver; convergedMs
     `The pair (load-balancing, with one witness) and the pool (three hosts, HA on the xhad stack with T = ${POOL_HA_T_SECONDS} s on a temporary statefile directory) run side by side; the driver kills (SIGKILL) or cuts off one member of each at a time, the witness included, and restarts hosts that fenced. A pool failover is timed from the kill of the master, or from the start of the partition that made it fence. Errors count refused or unanswered client requests while members were down or cut off (expected); violations are what the pollers saw twice in a row.`,
   ];
   const detail = [
+    '', 'Failovers:', ...observer.failovers.map((f) => `  ${f.cluster} ${f.what}: ${f.ms} ms`),
     '', 'Driver actions:', ...driver.actions.map((a) => `  ${a}`),
     '', 'Transitions seen by the pollers:', ...observer.transitions.map((t) => `  ${t}`),
     ...observer.violations.flatMap((v) => ['', `VIOLATION at ${(v.atMs / 1000).toFixed(1)}s: ${v.what}`, v.logs]),
