@@ -124,18 +124,24 @@ test('survival rule 2 (sim pool-ha seed 520): a host that lost the statefile sur
   // a holds a liveset of itself (b fenced, or died, or left cleanly); then a loses the statefile.
   const c: XhadConfig = { me: 'a', hosts: ['a', 'b'], generation: 'g1', timeouts: t };
   const online = { ...initialState('boot', 0, true), mode: 'online' as const, liveset: ['a'], holder: 'a', seenHolder: true, confirmedAt: 900 };
-  const lostWith = (b: Slot) => {
+  const lostWith = (b: Slot, at = 1000) => {
     const obs = emptyObservations();
     observeRead(c, obs, { state: 'active', generation: 'g1' }, [undefined, slot('b', 1)], 100);
     observeRead(c, obs, undefined, [undefined, b], 200);
     obs.ownWriteOkAt = 900;
     obs.ioFailing = true;
-    return step(c, online, obs, 1000);
+    return step(c, online, obs, at);
   };
   for (const [what, b] of [['fenced', slot('b', 2, { state: 'fenced' })], ['silent (dead)', slot('b', 1)], ['booting', slot('b', 2, { state: 'joining' })]] as const) {
+    // No confirmation: a acts only within its lease (it may be a transient I/O failure), then fences.
     const r = lostWith(b);
-    assert.equal(r.state.mode, 'stopped', `b ${what}: a fences`);
-    assert.match(r.decisions.find((d) => d.kind === 'fence')?.reason ?? '', /b, outside the liveset and not excluded/);
+    assert.equal(r.verdict?.kind, 'pending', `b ${what}: rule 2 does not hold`);
+    assert.match(r.verdict?.reason ?? '', /b, outside the liveset and not excluded/);
+    assert.equal(r.state.mode, 'online');
+    const late = lostWith(b, 900 + t.leaseMs + 1);
+    assert.equal(late.state.mode, 'stopped', `b ${what}: a fences when its lease runs out`);
+    assert.ok(!holdsMaster(c, late.state, 900 + t.leaseMs + 1));
+    assert.match(late.decisions.find((d) => d.kind === 'fence')?.reason ?? '', /b, outside the liveset and not excluded/);
   }
   for (const [what, b] of [['left cleanly', slot('b', 2, { state: 'left' })], ['booting after a clean shutdown', slot('b', 2, { state: 'joining', excluded: true })]] as const) {
     const r = lostWith(b);
@@ -189,8 +195,8 @@ test('survival rule 2 (sim pool-ha seed 5753): a member admitted while booting t
     return step(c, online, obs, 1000);
   };
   const joining = lostWhile('joining');
-  assert.equal(joining.state.mode, 'stopped');
-  assert.match(joining.decisions.find((d) => d.kind === 'fence')?.reason ?? '', /b, still joining and not excluded/);
+  assert.equal(joining.verdict?.kind, 'pending', 'no confirmation: a stops acting when its lease runs out');
+  assert.match(joining.verdict?.reason ?? '', /b, still joining and not excluded/);
   const joined = lostWhile('online');
   assert.equal(joined.state.mode, 'online');
   assert.equal(joined.verdict?.kind === 'survive' && joined.verdict.rule, 'rule-2');

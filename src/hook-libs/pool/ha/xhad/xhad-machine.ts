@@ -268,16 +268,20 @@ export function survival(cfg: XhadConfig, obs: Observations, view: View, liveset
   // rule 2's premise (nobody can reach the statefile) does not hold, so this host fences.
   const missing = liveset.filter((h) => h !== cfg.me && !hbd.includes(h));
   if (missing.length > 0) return { kind: 'fence', reason: `lost the statefile and cannot hear ${missing.join(', ')} on the network` };
+  // Rule 2 not holding is no confirmation: the host stops acting when its lease runs out (before
+  // a host that reads the statefile can take its slot for dead and form a liveset, as for a host
+  // that alone lost the statefile) and fences then — unless the statefile comes back first: a
+  // transient I/O failure (storage returning after a cut) is not a fence (sim pool-ha seed 11216).
   const outside = cfg.hosts.filter((h) => h !== cfg.me && !liveset.includes(h) && !peerExcluded(obs, h, cfg));
   if (outside.length > 0) {
-    return { kind: 'fence', reason: `lost the statefile while ${outside.join(', ')}, outside the liveset and not excluded by a clean shutdown, may reach it (survival rule 2 does not hold)` };
+    return { kind: 'pending', reason: `lost the statefile while ${outside.join(', ')}, outside the liveset and not excluded by a clean shutdown, may reach it (survival rule 2 does not hold)` };
   }
   // A member admitted while it was booting that has not announced that it joined is not in the
   // liveset yet by its own account (in xha it is not until its start criteria pass): it may still
   // form a liveset of its own on the statefile (sim pool-ha seed 5753).
   const notJoined = liveset.filter((h) => h !== cfg.me && lastAnnounced(obs, h, cfg) === 'joining' && !peerExcluded(obs, h, cfg));
   if (notJoined.length > 0) {
-    return { kind: 'fence', reason: `lost the statefile while ${notJoined.join(', ')}, still joining and not excluded, may reach it and form a liveset of its own (survival rule 2 does not hold)` };
+    return { kind: 'pending', reason: `lost the statefile while ${notJoined.join(', ')}, still joining and not excluded, may reach it and form a liveset of its own (survival rule 2 does not hold)` };
   }
   const withAccess = liveset.filter((h) => h !== cfg.me && obs.hb[h]?.msg.sfAccess !== false);
   if (withAccess.length > 0) return { kind: 'pending', reason: `lost the statefile while ${withAccess.join(', ')} still report access to it` };
