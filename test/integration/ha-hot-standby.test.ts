@@ -5,7 +5,10 @@ import assert from 'node:assert/strict';
 import { keaCommand } from '../helpers/liveset.ts';
 import { HEARTBEAT_DELAY, MAX_RESPONSE_DELAY, TransitionSubscriber, haStatus, startHa, waitState } from './ha-support.ts';
 
-const SLACK_MS = 150;
+// Timers fire late on a loaded two-core machine (790 ms against a 600 ms bound was seen with one
+// core busy); the exact bound is the machine's, checked on a fake clock in test/unit/ha. Here the
+// slack only has to tell "after max-response-delay" from "after several of them".
+const SLACK_MS = 1_000;
 
 test('hot-standby pair: kill -9 the primary, then the standby; each time the survivor takes over and the pair recovers', async (t) => {
   const cluster = await startHa({ mode: 'hot-standby' });
