@@ -205,7 +205,14 @@ export class EtcdStack implements ClusterStack {
           // etcd itself says the lease is gone while it answers: not an outage — the other hosts
           // have already treated this one as dead (a lease only expires when its keepalives stop).
           onLeaseExpired: (why) => {
-            if (this.mode === 'online' && !this.stopping) this.fence(`${why} while etcd answers: the other hosts have treated this host as dead`);
+            if (this.mode !== 'online' || this.stopping) return;
+            // Already judged an outage for everyone: etcd expired the lease while it had no majority,
+            // nobody declared this host dead. The session grants a new lease and the host rejoins.
+            if (this.verdict.kind === 'outage') {
+              this.ctx.logger.warn({ msgId: 'POOL_ETCD_LEASE_EXPIRED_IN_OUTAGE' }, `${why}: it expired while etcd had no majority; taking a new lease instead of fencing`);
+              return;
+            }
+            this.fence(`${why} while etcd answers: the other hosts have treated this host as dead`);
           },
         });
         await session.start();
