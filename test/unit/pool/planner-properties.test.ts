@@ -52,6 +52,7 @@ function toConfig(w: World, r: number): PackConfig {
     vms: w.sizes.map((size, i) => ({ ref: `v${String(i).padStart(2, '0')}`, size })),
     placement: new Map(w.at.map((h, i) => [`v${String(i).padStart(2, '0')}`, `h${String(h).padStart(2, '0')}`])),
     failures: r,
+    totalHosts: w.free.length,
   };
 }
 
@@ -123,6 +124,16 @@ test("xapi's rule chooses the heuristic: n > 32 or C(n,r)·r! ≥ 3500 → appro
   assert.equal(chooseHeuristic(10, 0), 'exhaustive');
 });
 
+test("the choice counts every host in the pool, live or not (xapi's total_hosts), not only the planning hosts", () => {
+  const live16 = (totalHosts: number): PackConfig => ({
+    ...toConfig({ free: Array.from({ length: 16 }, () => 16), sizes: [8], at: [0] }, 3), totalHosts,
+  });
+  assert.equal(planExists(live16(16)).heuristic, 'exhaustive'); // 16·15·14 = 3360
+  assert.equal(planExists(live16(17)).heuristic, 'approximate'); // 17·16·15 = 4080, though only 16 are live
+  const threeOf33 = { ...toConfig({ free: [16, 16, 16], sizes: [8], at: [0] }, 1), totalHosts: 33 };
+  assert.equal(planExists(threeOf33).heuristic, 'approximate'); // n > 32
+});
+
 test('the answer says which heuristic ran', () => {
   const small = toConfig({ free: [8, 8, 8], sizes: [4, 4], at: [0, 1] }, 1);
   assert.deepEqual(planExists(small), { exists: true, heuristic: 'exhaustive' });
@@ -132,7 +143,7 @@ test('the answer says which heuristic ran', () => {
   assert.deepEqual(planExists(trivial), { exists: false, heuristic: 'trivial' });
   const big: PackConfig = {
     hosts: Array.from({ length: 40 }, (_, i) => ({ ref: `h${String(i).padStart(2, '0')}`, free: 16 })),
-    vms: [{ ref: 'v0', size: 8 }], placement: new Map([['v0', 'h00']]), failures: 2,
+    vms: [{ ref: 'v0', size: 8 }], placement: new Map([['v0', 'h00']]), failures: 2, totalHosts: 40,
   };
   assert.deepEqual(planExists(big), { exists: true, heuristic: 'approximate' });
 });

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CommandError } from '../../../src/core/errors.ts';
-import { commit, poolEntry } from '../../../src/hook-libs/pool/model/database.ts';
-import { vmCreate, vmStarted } from '../../../src/hook-libs/pool/model/operations.ts';
+import { commit, emptyDatabase, poolEntry } from '../../../src/hook-libs/pool/model/database.ts';
+import { bootstrap, hostRefOf, vmCreate, vmStarted } from '../../../src/hook-libs/pool/model/operations.ts';
 import {
   assertChangePreservesPlan, maxHostFailuresToTolerate, planForFailures, planningProblem, poolStatusUpdate, vmFailoverPlan,
 } from '../../../src/hook-libs/pool/model/planner.ts';
@@ -40,6 +40,19 @@ test('no protected VM: a plan exists for any failures up to the hosts, and no pa
   assert.deepEqual(planForFailures(db, ALL, 2), { status: 'Plan_exists_for_all_VMs', heuristic: 'none' });
   assert.deepEqual(planForFailures(db, ALL, 4), { status: 'No_plan_exists', heuristic: 'trivial' });
   assert.equal(maxHostFailuresToTolerate(db, ALL).max, 3);
+});
+
+test("the heuristic is chosen on the hosts in the pool, live or not (xapi's total_hosts)", () => {
+  const names = Array.from({ length: 17 }, (_, i) => ({ name: `p${String(i).padStart(2, '0')}`, address: `127.0.0.1:${9100 + i}`, memoryTotal: 8192 }));
+  let db = commit(emptyDatabase(), bootstrap('seventeen', names, 'p00', 1_700_000_000_000)).db;
+  const refs = names.map((n) => hostRefOf('seventeen', n.name));
+  db = commit(db, refs.map((h): DbChange => ({ op: 'mod', class: 'host_metrics', ref: db.tables.host[h]?.metrics ?? '', fields: { live: true } }))).db;
+  db = vm(db, 2048, 'restart', refs[1]).db;
+  const sixteen = new Set(refs.slice(0, 16));
+  assert.equal(planningProblem(db, sixteen, 3).config.hosts.length, 16);
+  // 17·16·15 = 4080 ≥ 3500 → approximate, although 16 live hosts alone would give 3360 → exhaustive.
+  assert.deepEqual(planForFailures(db, sixteen, 3), { status: 'Plan_exists_for_all_VMs', heuristic: 'approximate' });
+  assert.deepEqual(planForFailures(db, sixteen, 2), { status: 'Plan_exists_for_all_VMs', heuristic: 'exhaustive' });
 });
 
 test('protected VMs: failures tolerated follow free memory (static-max policy)', () => {

@@ -22,6 +22,8 @@ export interface PackConfig {
   readonly placement: ReadonlyMap<string, string>;
   /** Host failures the plan must survive. */
   readonly failures: number;
+  /** Hosts in the pool, live or not: xapi's `total_hosts`, the n its choice of heuristic is made on. */
+  readonly totalHosts: number;
 }
 
 export type Heuristic = 'none' | 'trivial' | 'exhaustive' | 'approximate';
@@ -67,7 +69,7 @@ export function orderings(n: number, r: number, cap = Number.MAX_SAFE_INTEGER): 
   return p;
 }
 
-/** xapi's choice between the two heuristics for n live hosts and r failures. */
+/** xapi's choice between the two heuristics for n hosts in the pool (not only the live ones) and r failures. */
 export function chooseHeuristic(n: number, r: number): 'exhaustive' | 'approximate' {
   if (n > EXHAUSTIVE_MAX_HOSTS) return 'approximate';
   return orderings(n, r, EXHAUSTIVE_LIMIT) < EXHAUSTIVE_LIMIT ? 'exhaustive' : 'approximate';
@@ -185,6 +187,6 @@ export function planApproximatelyPossible(c: PackConfig): boolean {
 export function planExists(c: PackConfig): { exists: boolean; heuristic: Heuristic } {
   if (c.vms.length === 0 && c.hosts.length >= c.failures) return { exists: true, heuristic: 'none' };
   if (triviallyImpossible(c)) return { exists: false, heuristic: 'trivial' };
-  const heuristic = chooseHeuristic(c.hosts.length, c.failures);
+  const heuristic = chooseHeuristic(c.totalHosts, c.failures);
   return { exists: heuristic === 'exhaustive' ? planAlwaysPossible(c) : planApproximatelyPossible(c), heuristic };
 }

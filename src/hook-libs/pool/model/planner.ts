@@ -101,7 +101,10 @@ export function planningProblem(db: Database, liveSet: ReadonlySet<Ref>, failure
   for (const [vm, h] of placed) placement.set(vm, h);
   const leftOut = new Set(left.map((v) => v.ref));
   return {
-    config: { hosts: hosts.map((ref) => ({ ref, free: free.get(ref) ?? 0 })), vms: vms.filter((v) => !leftOut.has(v.ref)), placement, failures },
+    config: {
+      hosts: hosts.map((ref) => ({ ref, free: free.get(ref) ?? 0 })), vms: vms.filter((v) => !leftOut.has(v.ref)), placement, failures,
+      totalHosts: entries(db, 'host').length,
+    },
     unplaceable: left.map((v) => v.ref),
   };
 }
