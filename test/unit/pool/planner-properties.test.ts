@@ -77,6 +77,69 @@ test('exhaustive planner agrees with the brute force', { timeout: 120_000 }, () 
   assert.ok(seen.yes > RUNS / 10 && seen.no > RUNS / 10, JSON.stringify(seen));
 });
 
+/**
+ * More shapes of pool for the exhaustive search, which takes shortcuts the brute force does not: the
+ * last failure of an order skips the VMs an averaging bound says must fit (only with whole, exactly
+ * summable sizes), and VMs are ranked once by size. Each shape must reach both answers.
+ */
+interface Shape {
+  readonly hosts: number;
+  readonly vms: number;
+  readonly free: readonly [number, number];
+  /** Sizes are drawn from these. */
+  readonly sizes: readonly number[];
+  /** Every size and free amount is multiplied by this. */
+  readonly scale: number;
+  readonly runs: number;
+}
+
+const shapes: Record<string, Shape> = {
+  // Lots of room: most last failures are settled by the bound, some packings still fail.
+  roomy: { hosts: 8, vms: 20, free: [0, 160], sizes: [1, 2, 3, 5, 8, 13, 16], scale: 1, runs: 1500 },
+  // Few distinct sizes and free amounts: many ties between VMs and between hosts.
+  ties: { hosts: 8, vms: 20, free: [0, 6], sizes: [4, 8], scale: 4, runs: 1500 },
+  // Overcommitted hosts (negative free memory) beside roomy ones.
+  overcommitted: { hosts: 8, vms: 20, free: [-20, 60], sizes: [1, 4, 9, 16], scale: 1, runs: 1500 },
+  // Tenths: not whole and not exact in binary, sums round, so the bound is not used and every VM is packed.
+  fractional: { hosts: 4, vms: 12, free: [0, 30], sizes: [1, 2, 3, 7], scale: 0.1, runs: 3000 },
+  // Whole but so large (around 2^52) that sums round: the bound is not used either.
+  huge: { hosts: 4, vms: 12, free: [0, 30], sizes: [1, 2, 3, 7], scale: 2 ** 48 + 1, runs: 3000 },
+  // Bigger pools: deeper host lists, longer merges of moved VMs.
+  larger: { hosts: 12, vms: 60, free: [0, 80], sizes: [1, 2, 3, 4, 6, 8], scale: 1, runs: 200 },
+};
+
+function shaped(s: Shape): fc.Arbitrary<World> {
+  return fc.integer({ min: 1, max: s.hosts }).chain((hosts) =>
+    fc.record({
+      free: fc.array(fc.integer({ min: s.free[0], max: s.free[1] }), { minLength: hosts, maxLength: hosts }),
+      vms: fc.array(fc.record({ size: fc.constantFrom(...s.sizes), host: fc.integer({ min: 0, max: hosts - 1 }) }), { maxLength: s.vms }),
+    }).map(({ free, vms }): World => ({ free: free.map((f) => f * s.scale), sizes: vms.map((v) => v.size * s.scale), at: vms.map((v) => v.host) })));
+}
+
+for (const [name, shape] of Object.entries(shapes)) {
+  test(`exhaustive planner agrees with the brute force: ${name} pools`, { timeout: 120_000 }, () => {
+    const seen = { yes: 0, no: 0 };
+    fc.assert(fc.property(shaped(shape), fc.integer({ min: 1, max: 3 }), (w, r) => {
+      const expected = bruteForce(w, r);
+      seen[expected ? 'yes' : 'no']++;
+      return planAlwaysPossible(toConfig(w, r)) === expected;
+    }), { numRuns: shape.runs, seed: 1310 });
+    assert.ok(seen.yes > shape.runs / 10 && seen.no > shape.runs / 10, JSON.stringify(seen));
+  });
+}
+
+test('sizes whose sum rounds, or negative sizes, are packed, not settled by the bound', () => {
+  // 2^52 + 1 and 2^52 on the failing host, 2^53 free on the other: their sum rounds down to 2^53, so
+  // the bound would say "fits"; packed, the second finds 2^52 − 1.
+  const w: World = { free: [2 ** 53, 0], sizes: [2 ** 52 + 1, 2 ** 52], at: [1, 1] };
+  assert.equal(bruteForce(w, 1), false);
+  assert.equal(planAlwaysPossible(toConfig(w, 1)), false);
+  // A negative size (no real VM has one) breaks the bound's premise that what comes first is at most S − s.
+  const negative: World = { free: [0, 0], sizes: [5, -5], at: [1, 1] };
+  assert.equal(bruteForce(negative, 1), false);
+  assert.equal(planAlwaysPossible(toConfig(negative, 1)), false);
+});
+
 test('the approximate bound is never more optimistic than the brute force', { timeout: 120_000 }, () => {
   let optimistic = 0;
   fc.assert(fc.property(world, failures, (w, r) => {
