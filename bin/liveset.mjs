@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The CLI runs the JavaScript that `npm run build` compiles into dist/ (npm install builds it).
+// The CLI runs the JavaScript that `npm run build` compiles and bundles into dist/ (npm install builds it).
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
@@ -14,4 +14,4 @@ if (problem) {
   process.stderr.write(`liveset: ${problem}\n`);
   process.exit(1);
 }
-await import('../dist/cli/main.js');
+await import('../dist/bundle/main.js');

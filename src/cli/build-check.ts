@@ -26,7 +26,7 @@ function newestChange(dir: string, acc: { file: string; mtimeMs: number }): void
 export function distProblem(root: string): string | undefined {
   const fix = 'run `npm run build` (npm install and npm test do it too)';
   const stampFile = join(root, BUILD_STAMP);
-  if (!existsSync(join(root, 'src'))) return existsSync(join(root, 'dist', 'cli', 'main.js')) ? undefined : `${join(root, 'dist')} is missing from this installation`;
+  if (!existsSync(join(root, 'src'))) return existsSync(join(root, 'dist', 'bundle', 'main.js')) ? undefined : `${join(root, 'dist')} is missing from this installation`;
   if (!existsSync(stampFile)) return `liveset is not built (no ${BUILD_STAMP}): ${fix}`;
   const { startedAt } = JSON.parse(readFileSync(stampFile, 'utf8')) as { startedAt: number };
   const newest = { file: '', mtimeMs: 0 };

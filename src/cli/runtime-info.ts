@@ -12,8 +12,11 @@ export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
  */
 const FROM_SOURCE = import.meta.url.endsWith('.ts');
 
-/** The compiled CLI entry (dist/cli/main.js) that child servers run. */
-export const MAIN_SCRIPT = fileURLToPath(new URL(FROM_SOURCE ? '../../dist/cli/main.js' : './main.js', import.meta.url));
+/**
+ * The compiled CLI entry that child servers run: the bundle (dist/bundle/main.js, see
+ * scripts/bundle.mjs), or the main.js beside this module when that is itself compiled.
+ */
+export const MAIN_SCRIPT = fileURLToPath(new URL(FROM_SOURCE ? '../../dist/bundle/main.js' : './main.js', import.meta.url));
 
 let checked = false;
 

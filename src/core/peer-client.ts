@@ -1,5 +1,5 @@
 import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { Agent as HttpsAgent } from 'node:https';
 import type { Answer } from './commands/answer.ts';
 import { PeerRejectedError, PeerUnreachableError, type LibraryHandle, type PeerAddress, type PeerTls } from './hooks/hook-library.ts';
 import type { FaultTable } from './faults.ts';
@@ -91,6 +91,8 @@ let plainAgent: HttpAgent | undefined;
 let plainTlsAgent: HttpsAgent | undefined;
 
 function tlsAgentFor(tls: PeerTls | undefined): HttpsAgent {
+  // node:https is loaded with the first https peer: a server whose peers are all http never loads TLS.
+  const { Agent: HttpsAgent } = process.getBuiltinModule('node:https');
   if (!tls) return (plainTlsAgent ??= new HttpsAgent({ keepAlive: true }));
   let agent = agents.get(tls);
   if (!agent) {
@@ -122,7 +124,7 @@ function post(url: URL, headers: Record<string, string>, body: string, signal: A
       res.on('error', reject);
     };
     const req: ClientRequest = url.protocol === 'https:'
-      ? httpsRequest(url, { ...options, agent: tlsAgentFor(tls) }, onResponse)
+      ? process.getBuiltinModule('node:https').request(url, { ...options, agent: tlsAgentFor(tls) }, onResponse)
       : httpRequest(url, { ...options, agent: (plainAgent ??= new HttpAgent({ keepAlive: true })) }, onResponse);
     req.on('error', (err: Error & { code?: string }) => {
       if (signal.aborted) {

@@ -42,7 +42,7 @@ test('the npm pack tarball installs into an empty prefix and its liveset runs co
   assert.equal(pack.code, 0, pack.err);
   const [{ filename, files }] = JSON.parse(pack.out) as [{ filename: string; files: { path: string }[] }];
   const paths = files.map((f) => f.path);
-  for (const needed of ['bin/liveset.mjs', 'dist/cli/main.js', 'dist/core/server.js', 'schemas/liveset.schema.json', 'examples/demo.yaml']) {
+  for (const needed of ['bin/liveset.mjs', 'dist/bundle/main.js', 'dist/cli/main.js', 'dist/core/server.js', 'schemas/liveset.schema.json', 'examples/demo.yaml']) {
     assert.ok(paths.includes(needed), `${needed} is in the tarball`);
   }
   assert.deepEqual(paths.filter((p) => p.startsWith('src/') || p.startsWith('test/') || p.endsWith('.ts')), [], 'no sources or tests in the tarball');
