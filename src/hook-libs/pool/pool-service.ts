@@ -59,6 +59,8 @@ export class PoolService {
   private dbStore: Store | undefined;
   private dbRecords = 0;
   private queue: Promise<unknown> = Promise.resolve();
+  /** Tasks on `queue` (commits, snapshots, replacements) not settled yet. */
+  private serializing = 0;
   private readonly pendingTx: PendingTx[] = [];
   private readonly waiters = new Set<() => void>();
   /** Every timer this service set outside PoolTimers; stop() cancels them all. */
@@ -216,8 +218,10 @@ export class PoolService {
   }
 
   private serialize<T>(fn: () => Promise<T>): Promise<T> {
+    this.serializing++;
     const run = this.queue.then(fn, fn);
-    this.queue = run.catch(() => undefined);
+    const settled = () => void this.serializing--;
+    this.queue = run.then(settled, settled);
     return run;
   }
 
@@ -233,6 +237,27 @@ export class PoolService {
    */
   transact(fn: (db: Database) => DbChange[]): Promise<Database> {
     return this.enqueue(fn, false);
+  }
+
+  /**
+   * `transact` for a change that is usually empty (a heartbeat from a host already live). With no
+   * transaction waiting and nothing on the queue, `fn` runs on the current database at once, and
+   * if it changes nothing the caller is answered without queueing a batch: the same outcome as
+   * `transact` (the same checks, nothing to write), without its chain of promises a thousand times
+   * a second on a big pool's master. Otherwise (a change, or a commit still running, which the
+   * change must be ordered after) it is queued as usual, so `fn` must be pure: it may run twice.
+   */
+  transactIfChanged(fn: (db: Database) => DbChange[]): Promise<Database> {
+    if (this.pendingTx.length === 0 && this.serializing === 0) {
+      try {
+        this.requireStore(this.dbStore);
+        this.ha.assertCanCommit();
+        if (fn(this.db).length === 0) return Promise.resolve(this.db);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
+    return this.transact(fn);
   }
 
   /** An event-only transaction (event.inject): a new generation even without field changes. */

@@ -22,10 +22,10 @@ export function hostCommands(svc: PoolService): PoolCommand[] {
       } else if (svc.acting() === 'master') {
         // (Under HA only a clean shutdown gets here: the host is marked not live before it leaves
         // the liveset, so the restart pass does not report it failed.)
-        // Through transact even when nothing changes, so it is ordered after a sweep being committed;
-        // an empty change is not written, so a steady heartbeat costs no fsync.
+        // Ordered after a sweep being committed (transactIfChanged queues behind it); an empty
+        // change is neither written nor queued, so a steady heartbeat costs no fsync.
         let changed = false;
-        await svc.transact((db) => {
+        await svc.transactIfChanged((db) => {
           const changes = heartbeat(db, hostRef, svc.wallMs(), shuttingDown);
           changed = changes.length > 0;
           return changes;
