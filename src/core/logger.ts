@@ -1,5 +1,9 @@
 import { createRequire } from 'node:module';
-import { pino, type DestinationStream, type Logger as PinoLogger } from 'pino';
+import type { DestinationStream, Logger as PinoLogger } from 'pino';
+
+// pino is CommonJS: required rather than imported, so Node does not also run its ES-module
+// interop on every start (cjs-module-lexer parsing pino.js to find its named exports).
+const { pino } = createRequire(import.meta.url)('pino') as typeof import('pino');
 
 export type Logger = PinoLogger;
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import type { Logger } from '../../core/logger.ts';
 import type { NotifyConfig } from './ha-config.ts';
@@ -21,7 +20,8 @@ export function runNotifyScript(
   const fields = { msgId: 'HA_NOTIFY_SCRIPT_FAILED', script, state: event.to };
   let child;
   try {
-    child = spawn(script, [event.to, event.from, event.server, event.partner, event.scopes.join(','), String(event.paused)], {
+    // node:child_process is loaded with the first notification, not by every HA server at start.
+    child = process.getBuiltinModule('node:child_process').spawn(script, [event.to, event.from, event.server, event.partner, event.scopes.join(','), String(event.paused)], {
       stdio: 'ignore',
     });
   } catch (err) {
