@@ -40,5 +40,5 @@ export async function memory(settleMs: number, master: { rss: number; baseRss: n
   } finally {
     await Promise.all([base.stop(), core.stop(), ha1.stop(), ha2.stop()]);
   }
-  return { rows, notes: [`Memory: VmRSS from /proc/<pid>/status, ${settleMs} ms after start for the idle servers; every server is compiled JavaScript run by plain \`node\` (liveset from dist/, the baseline from .bench-build/).`] };
+  return { rows, notes: [`Memory: VmRSS from /proc/<pid>/status, ${settleMs} ms after start for the idle servers; every server is compiled JavaScript run by plain \`node\` (liveset from dist/bundle/, the baseline from .bench-build/).`] };
 }

@@ -149,7 +149,7 @@ export async function startup(o: StartupOptions): Promise<SectionResult> {
         '(`node bin/liveset.mjs call version-get --url ...` against a running core-only server, including bin/\'s check that dist/ is built); ' +
         'wall time from spawn to exit as seen by the bench process, peak RSS is the process\'s VmHWM written at exit by a preloaded module. ' +
         'Its baseline is a bare Node.js script that POSTs the same command with node:http and prints the answer. Launch to first answer: time from spawning ' +
-        '`liveset serve` (dist/cli/main.js) until a POST on its port gets any HTTP answer, polled every 5 ms; the baseline is the bare node:http server ' +
+        '`liveset serve` (dist/bundle/main.js, the bundle bin/ runs) until a POST on its port gets any HTTP answer, polled every 5 ms; the baseline is the bare node:http server ' +
         'on the same port, polled the same way. The CPU figure is the server\'s utime+stime (/proc/<pid>/stat, 10 ms ticks) when the first answer came: on a busy machine it is steadier than wall time. The HA member is server1 of a load-balancing pair whose partner is not running.',
     ],
   };
