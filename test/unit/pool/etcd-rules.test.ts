@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { etcdVerdict, type PeerView } from '../../../src/hook-libs/pool/etcd/etcd-rules.ts';
+import { etcdVerdict, leaseGoneAction, type PeerView } from '../../../src/hook-libs/pool/etcd/etcd-rules.ts';
 
 const base = { heartbeatTimeoutMs: 3000, slackMs: 200, minRunMs: 500 };
 
@@ -88,5 +88,36 @@ test('etcd survival rule', { timeout: 30_000 }, async (t) => {
       ),
       { numRuns: 2000 },
     );
+  });
+});
+
+test('etcd says the lease is gone: fence, unless it expired in an outage', { timeout: 30_000 }, async (t) => {
+  const own = [10_050, 10_300, 10_550, 10_800];
+  await t.test('judged an outage for everyone and failing since: a new lease, no fence', () => {
+    const verdict = etcdVerdict({ ...base, leaseHeld: false, ownFailures: own, peers: [{ uuid: 'b', heardAt: 10_900, etcdOkAt: 10_010 }], now: 10_900 });
+    assert.equal(verdict.kind, 'outage');
+    const a = leaseGoneAction(verdict, own, 'etcd says the lease expired');
+    assert.equal(a.kind, 'renew');
+    assert.match(a.reason, /^etcd says the lease expired: it expired while etcd had no majority/);
+  });
+
+  await t.test('cut off alone while a peer got through: fence, naming the peer', () => {
+    const longRun = [9_750, 10_000, 10_250, 10_500, 10_750, 11_000, 11_250];
+    const verdict = etcdVerdict({ ...base, leaseHeld: false, ownFailures: longRun, peers: [{ uuid: 'b', heardAt: 11_100, etcdOkAt: 10_400 }], now: 11_300 });
+    const a = leaseGoneAction(verdict, longRun, 'etcd says the lease no longer exists');
+    assert.deepEqual(a.kind, 'fence');
+    assert.match(a.reason, /while b still reached etcd/);
+  });
+
+  await t.test('no failed attempt of its own (etcd answered all along) yet the lease is gone: the pool dropped it, fence', () => {
+    const verdict = etcdVerdict({ ...base, leaseHeld: false, ownFailures: [], peers: [{ uuid: 'b', heardAt: 10_900, etcdOkAt: 10_800 }], now: 10_900 });
+    assert.equal(verdict.kind, 'outage');
+    const a = leaseGoneAction(verdict, [], 'etcd says the lease expired');
+    assert.equal(a.kind, 'fence');
+    assert.match(a.reason, /the other hosts have treated this host as dead/);
+  });
+
+  await t.test('lease still held by the local guard when etcd says it is gone: fence', () => {
+    assert.equal(leaseGoneAction({ kind: 'ok' }, own, 'etcd says the lease expired').kind, 'fence');
   });
 });

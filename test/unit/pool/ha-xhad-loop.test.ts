@@ -17,6 +17,17 @@ const slot = (host: string, seq: number, over: Partial<Slot> = {}): Slot => ({
   host, generation: 'g1', seq, state: 'online', hb: ['a', 'b', 'c'], sf: ['a', 'b', 'c'], liveset: ['b', 'c'], requesting: false, grant: null, ...over,
 });
 
+type Obs = ReturnType<typeof emptyObservations>;
+/** Steps `c` every 400 ms from `from` to `to`: each step reads `slots` from the statefile and writes its own slot. */
+function stepReading(c: XhadConfig, st: XhadState, obs: Obs, from: number, to: number, slots: (Slot | undefined)[]): XhadState {
+  for (let at = from; at <= to; at += 400) {
+    observeRead(c, obs, undefined, slots, at);
+    obs.ownWriteOkAt = at;
+    st = step(c, st, obs, at).state;
+  }
+  return st;
+}
+
 test('a statefile read: a first sight of a slot is no sign of life, a changed seq is; torn, foreign and own slots are skipped', { timeout: 10_000 }, () => {
   const obs = emptyObservations();
   observeRead(cfg('a'), obs, { state: 'active', generation: 'g1' }, [slot('a', 9), slot('b', 1), undefined], 100);
@@ -86,11 +97,7 @@ test('boot join (sim pool-ha seed 438): statefile reads that only just started d
     assert.equal(st.mode, 'joining', `at ${at} ms: b and c are online and do not admit a`);
   }
   // Once b and c are really dead (their slots stop changing), a forms after a statefile timeout.
-  for (let at = 9400; at <= 9400 + t.statefileTimeoutMs + 400; at += 400) {
-    observeRead(c, obs, undefined, [undefined, slot('b', seq, { state: 'left' }), slot('c', seq)], at);
-    obs.ownWriteOkAt = at;
-    st = step(c, st, obs, at).state;
-  }
+  st = stepReading(c, st, obs, 9400, 9400 + t.statefileTimeoutMs + 400, [undefined, slot('b', seq, { state: 'left' }), slot('c', seq)]);
   assert.equal(st.mode, 'online');
   assert.deepEqual(st.liveset, ['a']);
 });
@@ -111,11 +118,7 @@ test('boot join (sim pool-ha seed 1309): a host heard online on the network keep
   }
   // b goes quiet on the network too (dead): a forms once b's heartbeats are older than T.
   const quiet = 100 + 3 * t.statefileTimeoutMs;
-  for (let at = quiet + 400; at <= quiet + t.heartbeatTimeoutMs + 800; at += 400) {
-    observeRead(c, obs, undefined, [undefined, b], at);
-    obs.ownWriteOkAt = at;
-    st = step(c, st, obs, at).state;
-  }
+  st = stepReading(c, st, obs, quiet + 400, quiet + t.heartbeatTimeoutMs + 800, [undefined, b]);
   assert.equal(st.mode, 'online');
   assert.deepEqual(st.liveset, ['a']);
 });

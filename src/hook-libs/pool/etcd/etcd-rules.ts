@@ -75,3 +75,26 @@ export function etcdVerdict(input: EtcdVerdictInput): EtcdVerdict {
     reason: `no lease, and no host heard (${heard.map((p) => p.uuid).sort().join(', ')}) has reached etcd since this host's attempts began failing: etcd looks down for everyone; nobody fences and nobody is master until it returns`,
   };
 }
+
+export type LeaseGoneAction =
+  | { readonly kind: 'renew'; readonly reason: string }
+  | { readonly kind: 'fence'; readonly reason: string };
+
+/**
+ * etcd answers again and says this host's lease is gone. A lease ends only when its keepalives stop
+ * reaching the leader for TTL, so normally the other hosts have already dropped this host from the
+ * liveset and its workloads are being restarted elsewhere: it must fence, as a host the pool treated
+ * as dead does under xhad. One case is different: while etcd had no majority, a leader that had not
+ * yet stepped down proposed the revocation and committed it when the majority came back. The host
+ * had judged that period an outage for everyone (no peer reached etcd while its own attempts were
+ * failing), so it was not acting and nobody could have acted on its death meanwhile; it takes a new
+ * lease and rejoins, which is how the pool "recovers by itself when the majority returns".
+ * `verdict` must be evaluated with what is known now (lease not held), not taken from the last tick.
+ */
+export function leaseGoneAction(verdict: EtcdVerdict, ownFailures: readonly number[], why: string): LeaseGoneAction {
+  if (verdict.kind === 'outage' && ownFailures.length > 0) {
+    return { kind: 'renew', reason: `${why}: it expired while etcd had no majority (${verdict.reason}); taking a new lease instead of fencing` };
+  }
+  if (verdict.kind === 'fence') return { kind: 'fence', reason: `${why}: ${verdict.reason}` };
+  return { kind: 'fence', reason: `${why} while etcd answers: the other hosts have treated this host as dead` };
+}

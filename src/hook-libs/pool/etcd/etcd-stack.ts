@@ -5,7 +5,7 @@ import type { Store } from '../../../store/store.ts';
 import type { ClusterStack, ClusterStackFactory, LivesetReport, StackContext, StackListener, StackState } from '../ha/cluster-stack.ts';
 import { connectionProblem, describeEtcdError, isPermanentEtcdError, openEtcd, probeTls, parseEndpoints, type EtcdConnectionOptions } from './etcd-connection.ts';
 import { etcdParameterProblems, type EtcdStackParameters } from './etcd-parameters.ts';
-import { etcdVerdict, type EtcdVerdict, type PeerView } from './etcd-rules.ts';
+import { etcdVerdict, leaseGoneAction, type EtcdVerdict, type PeerView } from './etcd-rules.ts';
 import { EtcdSession } from './etcd-session.ts';
 import { EtcdStore } from './etcd-store.ts';
 
@@ -202,18 +202,7 @@ export class EtcdStack implements ClusterStack {
           now: () => this.now(),
           log: this.ctx.logger,
           onChange: () => queueMicrotask(() => this.evaluate()),
-          // etcd itself says the lease is gone while it answers: not an outage — the other hosts
-          // have already treated this one as dead (a lease only expires when its keepalives stop).
-          onLeaseExpired: (why) => {
-            if (this.mode !== 'online' || this.stopping) return;
-            // Already judged an outage for everyone: etcd expired the lease while it had no majority,
-            // nobody declared this host dead. The session grants a new lease and the host rejoins.
-            if (this.verdict.kind === 'outage') {
-              this.ctx.logger.warn({ msgId: 'POOL_ETCD_LEASE_EXPIRED_IN_OUTAGE' }, `${why}: it expired while etcd had no majority; taking a new lease instead of fencing`);
-              return;
-            }
-            this.fence(`${why} while etcd answers: the other hosts have treated this host as dead`);
-          },
+          onLeaseExpired: (why) => this.leaseGone(session, why),
         });
         await session.start();
         if (this.mode !== 'joining') {
@@ -365,6 +354,19 @@ export class EtcdStack implements ClusterStack {
       out.push({ uuid, heardAt: at, etcdOkAt: beat.etcdOkAgoMs === null ? undefined : at - beat.etcdOkAgoMs });
     }
     return out;
+  }
+
+  /** etcd answers and says the lease is gone: fence, unless the rule says it expired in an outage. */
+  private leaseGone(session: EtcdSession, why: string): void {
+    if (this.mode !== 'online' || this.stopping) return;
+    this.evaluate();
+    if (this.mode !== 'online' || this.stopping) return;
+    const action = leaseGoneAction(this.verdict, session.failuresSinceSuccess(), why);
+    if (action.kind === 'fence') {
+      this.fence(action.reason);
+      return;
+    }
+    this.ctx.logger.warn({ msgId: 'POOL_ETCD_LEASE_EXPIRED_IN_OUTAGE' }, action.reason);
   }
 
   /** Re-reads the session, applies the survival rule, and tells the pool what changed. */

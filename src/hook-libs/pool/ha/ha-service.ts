@@ -16,6 +16,7 @@ import { clusterStack, clusterStackNames, registerClusterStack, type ClusterStac
 import { assertNoPoolOperation, checkEnable, type EnableArgs, type PoolOperation, type StackInfo } from './enable-checks.ts';
 import { fenceLoopVerdict, recordFence } from './fence-guard.ts';
 import { deriveTimeouts, describeTimeouts, type HaTimeouts } from './timeouts.ts';
+import { monitorGate } from './monitor-gate.ts';
 import { xhadFactory } from './xhad/xhad-stack.ts';
 import { etcdFactory } from '../etcd/etcd-stack.ts';
 
@@ -48,6 +49,8 @@ export class PoolHa {
   fenceLoop: { reason: string } | undefined;
   private readonly awaitingRejoin = new Set<Ref>();
   private transitionAt: number | undefined;
+  /** When the last pool-wide statefile (etcd majority) outage ended: restarts wait T after it. */
+  private outageEndedAt: number | undefined;
   private monitoring: Promise<void> | undefined;
   private monitorAgain = false;
   private lastLiveset: string | undefined;
@@ -221,6 +224,7 @@ export class PoolHa {
     const before = this.report;
     this.report = r;
     if (r.master && r.master !== this.myUuid()) this.lastOtherHolder = r.master;
+    if (before?.statefileLost === true && !r.statefileLost) this.outageEndedAt = this.svc.handle.clock.monotonicMs();
     if (before?.statefileLost !== r.statefileLost && r.statefileLost) {
       this.svc.handle.publish('pool-ha-statefile-lost', { host: this.svc.myRef });
     }
@@ -325,8 +329,12 @@ export class PoolHa {
     const key = [...live].sort().join();
     const waiting = [...this.awaitingRejoin].filter((h) => live.has(h));
     const t = this.timeouts() as HaTimeouts;
-    if (waiting.length > 0 && this.transitionAt !== undefined && svc.handle.clock.monotonicMs() - this.transitionAt < t.enableJoinMs) {
-      // Check again soon: rejoins arrive with heartbeats.
+    const gate = monitorGate({
+      now: svc.handle.clock.monotonicMs(), transitionAt: this.transitionAt, waitingForRejoin: waiting.length,
+      outageEndedAt: this.outageEndedAt, enableJoinMs: t.enableJoinMs, heartbeatTimeoutMs: t.heartbeatTimeoutMs,
+    });
+    if (gate.kind === 'wait') {
+      // Check again soon: rejoins arrive with heartbeats, new leases within a keepalive.
       svc.later(t.tickMs * 2, () => this.scheduleMonitor());
     } else {
       // On a liveset change, and every monitor interval (protected VMs are level-sensitive: one
