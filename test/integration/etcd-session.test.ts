@@ -6,6 +6,7 @@ import { EtcdCluster, etcdMissing } from '../helpers/etcd-cluster.ts';
 import { EtcdSession } from '../../src/hook-libs/pool/etcd/etcd-session.ts';
 import { EtcdStore, FencedWriteError } from '../../src/hook-libs/pool/etcd/etcd-store.ts';
 import { openEtcd } from '../../src/hook-libs/pool/etcd/etcd-connection.ts';
+import type { Watcher } from 'etcd3';
 
 /**
  * The etcd stack's building blocks against a real three-member etcd (Debian etcd-server): lease,
@@ -84,6 +85,24 @@ test('etcd stack building blocks on a real etcd cluster', { timeout: 180_000, sk
     // host-a re-joined with a new lease: it is live again but behind host-b in the election.
     await until('host-a live again', () => b.liveSet().has('host-a'), 5000);
     assert.equal(a.masterLock()?.uuid, 'host-b');
+  });
+
+  await t.test('a watch etcd cancels for good is re-created: later changes are still seen', async () => {
+    // The real trigger (a restarted member that lost the auth token cancels the watches re-attached
+    // to it; seen in pool-ha-etcd-tls under load) cannot be had on demand, so this does what etcd3
+    // does then: the watcher is gone from its stream and 'error' is emitted on it once.
+    const watchers = (a as unknown as { watchers: Watcher[] }).watchers;
+    const stateWatch = watchers[watchers.length - 1]!;
+    await stateWatch.cancel();
+    stateWatch.emit('error', new Error('Watcher canceled: rpc error: code = Unauthenticated desc = etcdserver: invalid auth token'));
+    // Past the keepalive that reads everything once after an error: only a live watch can show what follows.
+    await new Promise((r) => setTimeout(r, (TTL * 1000) / 3 * 2 + 300));
+    const admin = await openEtcd({ endpoints: cluster.endpoints(), prefix });
+    t.after(() => admin.close());
+    const next = { state: 'active' as const, generation: `g-${Date.now()}` };
+    await admin.put(`${prefix}/state`).value(JSON.stringify(next)).exec();
+    await until('host-b to see the new pool state', () => b.poolState()?.generation === next.generation, 3000);
+    await until('host-a to see it through its re-created watch', () => a.poolState()?.generation === next.generation, 3000);
   });
 
   await t.test('losing the etcd raft leader changes nothing; losing the majority ends mastership within TTL; it recovers', async () => {

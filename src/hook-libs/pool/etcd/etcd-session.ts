@@ -3,6 +3,9 @@ import type { Logger } from 'pino';
 import { LeaseGuard, type LeaseState } from './lease-guard.ts';
 import { describeEtcdError, openEtcd, type EtcdConnectionOptions } from './etcd-connection.ts';
 
+/** First retry of re-creating cancelled watches; doubles up to 4 s while etcd keeps refusing. */
+const REWATCH_FIRST_DELAY_MS = 250;
+
 /** What a host announces about itself under its lease. */
 export interface EtcdHostInfo {
   uuid: string;
@@ -61,6 +64,7 @@ export class EtcdSession {
   private leaseId: string | undefined;
   private readonly guard: LeaseGuard;
   private watchers: Watcher[] = [];
+  private readonly rewatch: { timer: NodeJS.Timeout | undefined; busy: boolean; again: boolean; delayMs: number } = { timer: undefined, busy: false, again: false, delayMs: REWATCH_FIRST_DELAY_MS };
   private hosts = new Map<string, EtcdHostInfo>();
   private master: MasterLock | undefined;
   private myCampaignKey: string | undefined;
@@ -220,6 +224,7 @@ export class EtcdSession {
     this.stopped = true;
     clearTimeout(this.keepaliveTimer);
     clearTimeout(this.expiryTimer);
+    clearTimeout(this.rewatch.timer);
     await Promise.allSettled(this.watchers.map((w) => w.cancel()));
     this.watchers = [];
     if (this.lease !== undefined) await this.lease.revoke().catch(() => {});
@@ -268,9 +273,61 @@ export class EtcdSession {
       // After a reconnect the stream resumes, but what happened meanwhile is read whole again.
       w.on('connected', () => this.requestResync());
       w.on('disconnected', (err) => this.markUnreachable(err));
-      w.on('error', (err) => this.markUnreachable(err));
+      w.on('error', (err) => this.watchCanceled(w, err));
       this.watchers.push(w);
     }
+  }
+
+  /**
+   * etcd ended a watch for good — seen: a restarted member no longer knows the auth token and cancels
+   * the watches re-attached to it. etcd3 reports that once and forgets the watcher, so without this
+   * the liveset, the election and the pool state would go stale (a disable never seen, a host that
+   * never disarms). Every watch is re-created on a fresh stream, then everything is read whole.
+   */
+  private watchCanceled(w: Watcher, err: Error): void {
+    // Gone from etcd3's side: cancelling it later would wait for an answer that never comes.
+    this.watchers = this.watchers.filter((x) => x !== w);
+    this.markUnreachable(err);
+    this.scheduleRewatch();
+  }
+
+  private scheduleRewatch(): void {
+    if (this.stopped) return;
+    if (this.rewatch.busy) {
+      this.rewatch.again = true;
+      return;
+    }
+    if (this.rewatch.timer !== undefined) return;
+    this.rewatch.timer = setTimeout(() => {
+      this.rewatch.timer = undefined;
+      void this.rewatchAll();
+    }, this.rewatch.delayMs);
+    this.rewatch.delayMs = Math.min(this.rewatch.delayMs * 2, 4000);
+  }
+
+  private async rewatchAll(): Promise<void> {
+    if (this.stopped) return;
+    this.rewatch.busy = true;
+    this.rewatch.again = false;
+    let ok = false;
+    try {
+      // Cancelling the survivors empties etcd3's watch stream, so the new watches get a new stream,
+      // opened with the client's current credentials and maybe on another member.
+      const survivors = this.watchers;
+      this.watchers = [];
+      await Promise.race([Promise.allSettled(survivors.map((w) => w.cancel())), new Promise((r) => setTimeout(r, 2000).unref())]);
+      if (this.stopped) return;
+      await this.startWatches();
+      ok = true;
+      this.opts.log.info({ msgId: 'POOL_ETCD_WATCH_RESTORED' }, 'etcd watches re-created after etcd cancelled one');
+      this.requestResync();
+    } catch (err) {
+      this.markUnreachable(err as Error);
+    } finally {
+      this.rewatch.busy = false;
+    }
+    if (ok) this.rewatch.delayMs = REWATCH_FIRST_DELAY_MS;
+    if (!ok || this.rewatch.again) this.scheduleRewatch();
   }
 
   private requestResync(): void {
