@@ -24,7 +24,10 @@ export interface ClusterRun {
   readonly hosts: readonly SimHost<unknown>[];
   /** Simulated length of the fault phase. */
   readonly faultPhaseMs: number;
-  /** After the last fault, the cluster must converge within this long (derived from its timers). */
+  /**
+   * After the last fault, the cluster must converge within this long (derived from its timers). Read
+   * once the faults have stopped (after `faultsEnd`), so it may count timers still running then.
+   */
   readonly convergenceBoundMs: number;
   /** A stable one-line description of a host (state, role, what it serves); changes are traced. */
   status(host: SimHost<unknown>): string;

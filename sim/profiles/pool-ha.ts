@@ -236,7 +236,8 @@ class XhadNode {
         this.armed = true;
         this.note(`${this.cfg.me} joined the liveset ${this.st.liveset.join(',')}`);
       } else if (d.kind === 'join-timeout') {
-        // pool.enable_ha fails on this host; the operator reboots it and it boot-joins.
+        // pool.enable_ha fails on this host; the operator reboots it and it joins again: an enable
+        // join while the statefile still says init (nobody has held the lock yet), else a boot join.
         this.note(`${this.cfg.me} join timeout: ${d.reason}`);
         this.halt();
         this.onFenceExit(this);
@@ -372,6 +373,8 @@ export const poolHaProfile: Profile = {
       for (const fn of mem.deferred.splice(0)) fn();
     };
     const fencedEver = new Set<XhadNode>();
+    /** How long after the faults' end the last enable join begun during them may still fail (set when they end). */
+    let enableJoinOverrunMs = 0;
     return {
       variant: `${size} hosts, T ${t.baseMs} ms (tick ${t.tickMs}, lease ${t.leaseMs}), ${v.enable ? 'enable' : 'boot'} join, storage cut ${v.cutMode}, I/O up to ${v.ioLatencyMs} ms, fence exit ${v.fenceExitMs} ms, reboot ${v.rebootMs} ms`,
       hosts: hosts as SimHost<unknown>[],
@@ -379,8 +382,16 @@ export const poolHaProfile: Profile = {
       maxFreezeMs: 2 * t.baseMs,
       // Worst case after the last fault: a host still within its lease fences (T), exits and reboots;
       // its boot join waits for the statefile timeout when nobody is online (T), the survivors drop a
-      // dead lock holder after T of silence, and lock request and grant take a few ticks.
-      convergenceBoundMs: t.baseMs + v.fenceExitMs + v.rebootMs + 3 * t.baseMs + 10 * t.tickMs,
+      // dead lock holder after T of silence, and lock request and grant take a few ticks. In a pool
+      // started by enable, that chain may start only when the last enable join begun during the
+      // faults runs out (sim pool-ha seed 16823): such a join lasts up to the enable join timeout
+      // from its start, which the faults' end does not cut short, and its host notices the timeout
+      // at its loop's next evaluation (a slot write, a tick and a statefile read after the previous
+      // one). It then exits and reboots, and a host that joined beside it while its slot and
+      // heartbeats were still fresh may fence on its stale slot (partition rule), exit and reboot.
+      get convergenceBoundMs() {
+        return enableJoinOverrunMs + t.baseMs + v.fenceExitMs + v.rebootMs + 3 * t.baseMs + 10 * t.tickMs;
+      },
       status: (h) => {
         const node = (h as SimHost<XhadNode>).service;
         return h.up && node !== undefined ? node.status() : `${h.name} down`;
@@ -403,6 +414,12 @@ export const poolHaProfile: Profile = {
         }
       },
       faultsEnd() {
+        for (const h of hosts) {
+          const node = h.service;
+          if (!h.up || node === undefined || !node.running || node.st.mode !== 'joining' || node.st.joinMode !== 'enable') continue;
+          const noticedAt = node.st.joinStartedAt + t.enableJoinMs + 2 * v.ioLatencyMs + t.tickMs;
+          enableJoinOverrunMs = Math.max(enableJoinOverrunMs, noticedAt - ctx.world.now);
+        }
         sr.healAll();
         for (const h of hosts) if (h.up) thaw(h);
       },

@@ -39,3 +39,5 @@ test('pool-ha seeds 4008 and 4679: after every host restarted without the old ma
 test('pool-ha seed 10372: that slave contends only as the lowest host of a settled liveset, never beside a rebooted master it has not admitted (two holders from abstaining stale grants)', { timeout: 60_000 }, () => passes(10372, poolHaProfile));
 
 test('pool-ha seed 11216: a host whose statefile I/O failed once as the storage came back (rule 2 not holding with a host outside the liveset) waits out its lease instead of fencing at once', { timeout: 60_000 }, () => passes(11216, poolHaProfile));
+
+test('pool-ha seed 16823 (the bound, not the pool): an enable join begun during the faults runs out its enable join timeout after them, and a host that joined beside it fences on its stale slot and reboots; the convergence bound of a pool started by enable counts that time', { timeout: 60_000 }, () => passes(16823, poolHaProfile));
