@@ -81,6 +81,7 @@ export class EtcdSession {
   private lastOkAt: number | undefined;
   private failures: number[] = [];
   private cut = false;
+  private droppingKey: Promise<void> | undefined;
   private paused = false;
   private resyncPending = false;
   private leaseInvalid: (new (...args: never[]) => Error) | undefined;
@@ -210,10 +211,33 @@ export class EtcdSession {
     await this.resync();
   }
 
+  /**
+   * The election's first key names this host but is not the key it campaigns with: a resign whose
+   * delete never reached etcd (seen: etcd lost its majority just as the host withdrew in favour of
+   * a new master). Its lease is alive, so the key would stay first for good: everybody follows this
+   * host, which does not act because it withdrew, and the pool has no master. It is deleted again.
+   */
+  private dropStaleCampaignKey(key: string): void {
+    if (this.droppingKey !== undefined || this.cut || this.stopped) return;
+    this.opts.log.warn({ msgId: 'POOL_ETCD_STALE_CAMPAIGN_KEY', key }, `the master lock in etcd is held by this host's withdrawn campaign key ${key}; deleting it again`);
+    this.droppingKey = (async () => {
+      try {
+        await this.etcd().delete().key(key).exec();
+      } catch (err) {
+        this.markUnreachable(err as Error);
+      } finally {
+        this.droppingKey = undefined;
+      }
+      this.requestResync();
+    })();
+  }
+
   /** Campaigns (again): puts this host's campaign key under its lease; the lowest revision wins. */
   async campaign(): Promise<void> {
     this.assertNotCut();
     this.opts.contender = true;
+    // A stale key's delete still in flight would remove the key this puts (same lease, same name).
+    await this.droppingKey;
     if (this.leaseId !== undefined) await this.putCampaignKey(this.leaseId);
     await this.resync();
   }
@@ -256,11 +280,12 @@ export class EtcdSession {
   private async putCampaignKey(leaseId: string): Promise<void> {
     const client = this.etcd();
     const key = `${this.electionPrefix}${BigInt(leaseId).toString(16)}`;
+    // Known as ours before etcd has it, so a read that sees it first never takes it for a stale one.
+    this.myCampaignKey = key;
     await client
       .if(key, 'Create', '==', 0)
       .then(client.put(key).value(this.opts.self.uuid).lease(leaseId))
       .commit();
-    this.myCampaignKey = key;
     this.opts.log.info({ msgId: 'POOL_ETCD_CAMPAIGN', key }, `campaigning for the master lock as ${key}`);
   }
 
@@ -391,6 +416,9 @@ export class EtcdSession {
         this.hosts = next;
         this.master = master;
         this.pool = pool;
+        if (first !== undefined && master !== undefined && master.uuid === this.opts.self.uuid && master.key !== this.myCampaignKey) {
+          this.dropStaleCampaignKey(master.key);
+        }
         if (changed) this.opts.onChange();
       } while (this.resyncAgain && !this.stopped);
     })().finally(() => {
