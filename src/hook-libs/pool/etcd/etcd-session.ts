@@ -64,7 +64,9 @@ export class EtcdSession {
   private leaseId: string | undefined;
   private readonly guard: LeaseGuard;
   private watchers: Watcher[] = [];
-  private readonly rewatch: { timer: NodeJS.Timeout | undefined; busy: boolean; again: boolean; delayMs: number } = { timer: undefined, busy: false, again: false, delayMs: REWATCH_FIRST_DELAY_MS };
+  /** The loop re-creating cancelled watches, while it runs (rewatchUntilWhole). */
+  private rewatching: Promise<void> | undefined;
+  private rewatchTimer: NodeJS.Timeout | undefined;
   private hosts = new Map<string, EtcdHostInfo>();
   private master: MasterLock | undefined;
   private myCampaignKey: string | undefined;
@@ -248,7 +250,7 @@ export class EtcdSession {
     this.stopped = true;
     clearTimeout(this.keepaliveTimer);
     clearTimeout(this.expiryTimer);
-    clearTimeout(this.rewatch.timer);
+    clearTimeout(this.rewatchTimer);
     await Promise.allSettled(this.watchers.map((w) => w.cancel()));
     this.watchers = [];
     if (this.lease !== undefined) await this.lease.revoke().catch(() => {});
@@ -289,9 +291,14 @@ export class EtcdSession {
     this.opts.log.info({ msgId: 'POOL_ETCD_CAMPAIGN', key }, `campaigning for the master lock as ${key}`);
   }
 
+  /** The liveset, the election and the pool state: each watched (a prefix, or the state key). */
+  private watchedKeys(): string[] {
+    return [this.hostsPrefix, this.electionPrefix, this.stateKey];
+  }
+
   private async startWatches(): Promise<void> {
     const client = this.etcd();
-    for (const prefix of [this.hostsPrefix, this.electionPrefix, this.stateKey]) {
+    for (const prefix of this.watchedKeys()) {
       const w = prefix === this.stateKey ? await client.watch().key(prefix).create() : await client.watch().prefix(prefix).create();
       w.on('put', () => this.requestResync());
       w.on('delete', () => this.requestResync());
@@ -317,42 +324,36 @@ export class EtcdSession {
   }
 
   private scheduleRewatch(): void {
-    if (this.stopped) return;
-    if (this.rewatch.busy) {
-      this.rewatch.again = true;
-      return;
-    }
-    if (this.rewatch.timer !== undefined) return;
-    this.rewatch.timer = setTimeout(() => {
-      this.rewatch.timer = undefined;
-      void this.rewatchAll();
-    }, this.rewatch.delayMs);
-    this.rewatch.delayMs = Math.min(this.rewatch.delayMs * 2, 4000);
+    if (this.stopped || this.rewatching !== undefined) return;
+    this.rewatching = this.rewatchUntilWhole().finally(() => (this.rewatching = undefined));
   }
 
-  private async rewatchAll(): Promise<void> {
-    if (this.stopped) return;
-    this.rewatch.busy = true;
-    this.rewatch.again = false;
-    let ok = false;
-    try {
-      // Cancelling the survivors empties etcd3's watch stream, so the new watches get a new stream,
-      // opened with the client's current credentials and maybe on another member.
-      const survivors = this.watchers;
-      this.watchers = [];
-      await Promise.race([Promise.allSettled(survivors.map((w) => w.cancel())), new Promise((r) => setTimeout(r, 2000).unref())]);
+  /**
+   * Re-creates every watch, backing off from 250 ms to 4 s while etcd refuses, until all of them
+   * stand (a watch cancelled while the others were being created makes one more round).
+   */
+  private async rewatchUntilWhole(): Promise<void> {
+    for (let delayMs = REWATCH_FIRST_DELAY_MS; ; delayMs = Math.min(delayMs * 2, 4000)) {
+      await new Promise((r) => (this.rewatchTimer = setTimeout(r, delayMs)));
       if (this.stopped) return;
-      await this.startWatches();
-      ok = true;
-      this.opts.log.info({ msgId: 'POOL_ETCD_WATCH_RESTORED' }, 'etcd watches re-created after etcd cancelled one');
-      this.requestResync();
-    } catch (err) {
-      this.markUnreachable(err as Error);
-    } finally {
-      this.rewatch.busy = false;
+      try {
+        // Cancelling the survivors empties etcd3's watch stream, so the new watches get a new stream,
+        // opened with the client's current credentials and maybe on another member.
+        const survivors = this.watchers;
+        this.watchers = [];
+        await Promise.race([Promise.allSettled(survivors.map((w) => w.cancel())), new Promise((r) => setTimeout(r, 2000).unref())]);
+        if (this.stopped) return;
+        await this.startWatches();
+      } catch (err) {
+        this.markUnreachable(err as Error);
+        continue;
+      }
+      if (this.watchers.length === this.watchedKeys().length) {
+        this.opts.log.info({ msgId: 'POOL_ETCD_WATCH_RESTORED' }, 'etcd watches re-created after etcd cancelled one');
+        this.requestResync();
+        return;
+      }
     }
-    if (ok) this.rewatch.delayMs = REWATCH_FIRST_DELAY_MS;
-    if (!ok || this.rewatch.again) this.scheduleRewatch();
   }
 
   private requestResync(): void {
@@ -416,7 +417,7 @@ export class EtcdSession {
         this.hosts = next;
         this.master = master;
         this.pool = pool;
-        if (first !== undefined && master !== undefined && master.uuid === this.opts.self.uuid && master.key !== this.myCampaignKey) {
+        if (master !== undefined && master.uuid === this.opts.self.uuid && master.key !== this.myCampaignKey) {
           this.dropStaleCampaignKey(master.key);
         }
         if (changed) this.opts.onChange();
