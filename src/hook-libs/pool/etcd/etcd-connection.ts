@@ -68,6 +68,21 @@ export function isPermanentEtcdError(err: unknown): boolean {
   return err instanceof EtcdSettingsError || etcdErrorKind(err) !== 'other';
 }
 
+/** The TLS files' contents, by node:tls's option names (grpc's take the same three). */
+interface TlsFiles {
+  ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+}
+
+function readTlsFiles(tls: NonNullable<EtcdConnectionOptions['tls']>): TlsFiles {
+  return {
+    ...(tls['trust-anchor'] !== undefined ? { ca: readPem('trust-anchor', tls['trust-anchor']) } : {}),
+    ...(tls['cert-file'] !== undefined ? { cert: readPem('cert-file', tls['cert-file']) } : {}),
+    ...(tls['key-file'] !== undefined ? { key: readPem('key-file', tls['key-file']) } : {}),
+  };
+}
+
 function readPem(key: string, path: string): Buffer {
   try {
     return readFileSync(path);
@@ -89,26 +104,16 @@ export async function openEtcd(opts: EtcdConnectionOptions): Promise<Etcd3> {
   const tls = opts.endpoints[0]?.startsWith('https:') === true ? (opts.tls ?? {}) : undefined;
   // Files are read (and a certificate checked against its key) before the package is loaded, so a
   // mistake in them is named as such.
-  const credentials =
-    tls === undefined
-      ? undefined
-      : {
-          ...(tls['trust-anchor'] !== undefined ? { rootCertificate: readPem('trust-anchor', tls['trust-anchor']) } : {}),
-          ...(tls['key-file'] !== undefined ? { privateKey: readPem('key-file', tls['key-file']) } : {}),
-          ...(tls['cert-file'] !== undefined ? { certChain: readPem('cert-file', tls['cert-file']) } : {}),
-        };
-  if (credentials !== undefined) {
+  let files: TlsFiles | undefined;
+  if (tls !== undefined) {
+    files = readTlsFiles(tls);
     try {
       // What grpc will do with them: a certificate that does not match its key, or a file that is
       // not PEM, fails here with the file named, not as an opaque error inside the first call.
-      createSecureContext({
-        ...(credentials.rootCertificate ? { ca: credentials.rootCertificate } : {}),
-        ...(credentials.certChain ? { cert: credentials.certChain } : {}),
-        ...(credentials.privateKey ? { key: credentials.privateKey } : {}),
-      });
+      createSecureContext(files);
     } catch (err) {
-      const files = Object.entries(tls ?? {}).map(([k, v]) => `${k} ${v}`).join(', ');
-      throw new EtcdSettingsError(`cluster-stacks.etcd TLS files cannot be used (${files}): ${(err as Error).message}`);
+      const named = Object.entries(tls).map(([k, v]) => `${k} ${v}`).join(', ');
+      throw new EtcdSettingsError(`cluster-stacks.etcd TLS files cannot be used (${named}): ${(err as Error).message}`);
     }
   }
   const [{ Etcd3, isRecoverableError }, { ExponentialBackoff, handleWhen, ConsecutiveBreaker, retry, circuitBreaker }] =
@@ -129,7 +134,13 @@ export async function openEtcd(opts: EtcdConnectionOptions): Promise<Etcd3> {
     },
   };
   // etcd3 types the CA as required, but hands it to grpc's createSsl, where null means the system's CAs.
-  if (credentials !== undefined) options.credentials = credentials as NonNullable<IOptions['credentials']>;
+  if (files !== undefined) {
+    options.credentials = {
+      ...(files.ca ? { rootCertificate: files.ca } : {}),
+      ...(files.cert ? { certChain: files.cert } : {}),
+      ...(files.key ? { privateKey: files.key } : {}),
+    } as NonNullable<IOptions['credentials']>;
+  }
   if (opts.auth !== undefined) options.auth = { username: opts.auth.user, password: opts.auth.password };
   return new Etcd3(options);
 }
@@ -194,14 +205,9 @@ export function describeEtcdError(err: unknown, opts: Pick<EtcdConnectionOptions
  */
 export async function probeTls(opts: Pick<EtcdConnectionOptions, 'endpoints' | 'tls'>, timeoutMs = 1000): Promise<Error | undefined> {
   if (!opts.endpoints.every((e) => e.startsWith('https:'))) return undefined;
-  let files: { ca?: Buffer; cert?: Buffer; key?: Buffer };
+  let files: TlsFiles;
   try {
-    const t = opts.tls ?? {};
-    files = {
-      ...(t['trust-anchor'] !== undefined ? { ca: readPem('trust-anchor', t['trust-anchor']) } : {}),
-      ...(t['cert-file'] !== undefined ? { cert: readPem('cert-file', t['cert-file']) } : {}),
-      ...(t['key-file'] !== undefined ? { key: readPem('key-file', t['key-file']) } : {}),
-    };
+    files = readTlsFiles(opts.tls ?? {});
   } catch (err) {
     return err as Error;
   }
